@@ -1,0 +1,67 @@
+// Package affinity turns a routetable.Backend into a Picker: an immutable, lock-free
+// object that chooses an endpoint for each request and says whether a session was
+// honoured, created, rebalanced, drained or refused. Pickers are built once per
+// snapshot; per-endpoint state that must outlive snapshots (in-flight counts, passive
+// health) lives in a Registry.
+package affinity
+
+import (
+	"net/http"
+	"net/netip"
+)
+
+// Outcome classifies one affinity decision (a metrics label and an access-log field).
+type Outcome uint8
+
+// Outcomes.
+const (
+	OutcomeNone       Outcome = iota // the backend has no affinity: plain load balancing
+	OutcomeHit                       // an existing session was honoured
+	OutcomeNew                       // no (valid) session key: a new pick
+	OutcomeRebalanced                // the session's endpoint cannot serve: re-picked (and re-pinned)
+	OutcomeStrictMiss                // the session's endpoint cannot serve and fallback is Strict: 503
+	OutcomeDrained                   // the session's endpoint is terminating but serving: kept there
+	OutcomeNoEndpoint                // nothing can serve: 503
+)
+
+// Request is what a picker may look at.
+type Request struct {
+	HTTP *http.Request
+	// ClientIP is the client's address after trusted-proxy / PROXY-protocol resolution.
+	ClientIP netip.Addr
+	// TLS reports whether the client connection was TLS (for Secure=Auto cookies).
+	TLS bool
+	// RoutePath is the matched route's path (the default cookie Path).
+	RoutePath string
+}
+
+// Decision is a picker's answer.
+type Decision struct {
+	// Endpoint is nil when Outcome is OutcomeStrictMiss or OutcomeNoEndpoint.
+	Endpoint *Endpoint
+	Outcome  Outcome
+	// Cookie, when non-nil, is to be sent to the client as Set-Cookie.
+	Cookie *http.Cookie
+}
+
+// Picker chooses endpoints for one backend. Safe for concurrent use.
+type Picker interface {
+	// Pick chooses an endpoint for a request.
+	Pick(r *Request) Decision
+	// Retry chooses again after the upstream connection to failed could not be made;
+	// failed is excluded. Under Strict fallback a pinned request gets OutcomeStrictMiss.
+	Retry(r *Request, failed *Endpoint) Decision
+	// Endpoints lists the compiled endpoints (for metrics and tests).
+	Endpoints() []*Endpoint
+}
+
+// Endpoint is a compiled routetable.Endpoint: immutable per snapshot, with a pointer to
+// the state that outlives snapshots.
+type Endpoint struct {
+	ID      string
+	Address string
+	// Token is this endpoint's cookie value under the current signing key.
+	Token string
+	// State is shared by every snapshot that contains this endpoint (same ID and address).
+	State *EndpointState
+}
