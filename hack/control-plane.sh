@@ -46,7 +46,10 @@ ensure_kube_apiserver() {
     done
     printf 'package main\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\nfunc main() {}\n' > tools.go
     go mod tidy >/dev/null 2>&1 || go mod tidy
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ASSETS/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    local v=k8s.io/component-base/version minor="${K8S_VERSION#1.}"; minor="${minor%%.*}"
+    CGO_ENABLED=0 go build -trimpath -o "$ASSETS/kube-apiserver.tmp" \
+      -ldflags "-s -w -X $v.gitVersion=v$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
+      k8s.io/kubernetes/cmd/kube-apiserver
   )
   mv "$ASSETS/kube-apiserver.tmp" "$ASSETS/kube-apiserver"
 }

@@ -1,0 +1,103 @@
+# sticky-ingress — every developer entry point. `make help` lists them.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO            ?= go
+BIN           := $(CURDIR)/bin
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X main.version=$(VERSION)
+CONTROLLER_GEN_VERSION := v0.23.0
+HELM_VERSION  := v3.22.0
+CONTROLLER_GEN := $(BIN)/controller-gen
+HELM          := $(BIN)/helm
+FUZZTIME      ?= 5s
+UNIT_PKGS      = $$($(GO) list ./... | grep -v /test/)
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+## --- build -----------------------------------------------------------------
+
+.PHONY: build
+build: ## build bin/sticky-ingress
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sticky-ingress ./cmd/sticky-ingress
+
+## --- code generation -------------------------------------------------------
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+$(HELM):
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: tools
+tools: $(CONTROLLER_GEN) $(HELM) ## install pinned tools into bin/
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## deepcopy methods
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## CRDs and RBAC from kubebuilder markers, CRDs copied into the chart
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=sticky-ingress paths=./controllers output:rbac:artifacts:config=config/rbac
+	hack/sync-chart-crds.sh
+
+## --- checks ----------------------------------------------------------------
+
+.PHONY: verify
+verify: generate manifests ## gofmt, go vet, generated files up to date
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration,e2e ./test/...
+	@if [[ -n "$$(git status --porcelain -- api config charts/sticky-ingress/templates/crds)" ]]; then \
+	  echo "generated files are stale; run 'make generate manifests' and commit:"; \
+	  git status --porcelain -- api config charts/sticky-ingress/templates/crds; git diff --stat; exit 1; fi
+
+## --- tests -----------------------------------------------------------------
+
+.PHONY: test
+test: verify test-unit test-fuzz test-integration ## every test: unit, fuzz, integration, end to end, chart
+	@echo "make test: all suites passed"
+
+.PHONY: test-unit
+test-unit: ## unit tests (race detector on)
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+.PHONY: test-fuzz
+test-fuzz: ## run every fuzz target briefly (FUZZTIME each)
+	hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: assets
+assets: ## kube-apiserver + etcd for envtest (cached outside the clone)
+	@hack/control-plane.sh >/dev/null
+
+.PHONY: test-integration
+test-integration: ## envtest suite against a real kube-apiserver and etcd
+	export KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)"; \
+	$(GO) test -count=1 -tags integration -v ./test/integration/... 2>&1 | hack/test-summary.sh integration
+
+.PHONY: test-e2e
+test-e2e: build ## the real binary against a real API server inside a private network namespace
+	export KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)"; \
+	hack/e2e.sh
+
+.PHONY: test-chart
+test-chart: $(HELM) ## helm lint + template of every toggle, applied with --dry-run=server to a real API server
+	export KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)"; \
+	HELM=$(HELM) hack/chart-check.sh
+
+## --- run -------------------------------------------------------------------
+
+.PHONY: demo
+demo: build ## three local backends + sticky-ingress from manifests, shown with curl
+	hack/demo.sh
+
+.PHONY: bench
+bench: build ## side-by-side benchmark against nginx, HAProxy and Caddy
+	hack/bench.sh
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN) cover.out
