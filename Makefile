@@ -47,13 +47,8 @@ manifests: $(CONTROLLER_GEN) ## CRDs and RBAC from kubebuilder markers, CRDs cop
 ## --- checks ----------------------------------------------------------------
 
 .PHONY: verify
-verify: generate manifests ## gofmt, go vet, generated files up to date
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) vet -tags integration,e2e ./test/...
-	@if [[ -n "$$(git status --porcelain -- api config charts/sticky-ingress/templates/crds)" ]]; then \
-	  echo "generated files are stale; run 'make generate manifests' and commit:"; \
-	  git status --porcelain -- api config charts/sticky-ingress/templates/crds; git diff --stat; exit 1; fi
+verify: $(CONTROLLER_GEN) ## gofmt, go vet, generated files up to date
+	hack/verify.sh
 
 ## --- tests -----------------------------------------------------------------
 

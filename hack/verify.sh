@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# gofmt, go vet, and generated files up to date: regenerates deepcopy, CRDs, RBAC and
+# the chart's CRD templates and fails if that changed anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+generated() { find api config charts/sticky-ingress/templates/crds -type f 2>/dev/null | sort | xargs sha256sum; }
+before="$(generated)"
+make -s generate manifests >/dev/null
+after="$(generated)"
+if [[ "$before" != "$after" ]]; then
+  echo "verify: generated files were stale (now regenerated); commit them:"
+  diff <(echo "$before") <(echo "$after") || true
+  exit 1
+fi
+unformatted="$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))"
+if [[ -n "$unformatted" ]]; then echo "verify: gofmt needed:"; echo "$unformatted"; exit 1; fi
+go vet ./...
+go vet -tags integration,e2e ./test/...
+echo "verify: formatting, vet and generated files OK"
