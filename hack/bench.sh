@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# `make bench`: sticky-ingress side by side with nginx, HAProxy and Caddy, on this
+# machine, in one run. Three stateless backends on loopback; every proxy configured for
+# equivalent cookie stickiness and source-IP hashing (configs in hack/bench/); wrk with
+# a valid sticky cookie, without one, and for source-IP hashing; direct-to-backend as
+# the ceiling. Runs alternate between proxies round by round, so a noisy machine skews
+# every proxy alike, and the median round is reported.
+#
+#   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${BENCH_DURATION:-5s}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+CONNS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-1}"
+PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
+RUN="$(mktemp -d)"
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT INT TERM
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+for p in $PEERS; do
+  case "$p" in
+    nginx) command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light) ;;
+    haproxy) command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy) ;;
+    caddy) command -v caddy >/dev/null || missing+=(caddy) ;;
+  esac
+done
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Debian starts the packaged services on :80; the benchmark runs its own.
+  for s in nginx haproxy caddy; do service "$s" stop >/dev/null 2>&1 || true; done
+fi
+export PATH="$PATH:/usr/sbin"
+
+go build -o bin/demo-backend ./hack/demo-backend
+for i in 1 2 3; do
+  bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
+  pids+=($!)
+done
+
+# Ports: cookie mode, source-IP mode.
+declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100)
+declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
+
+render() { # template peer -> file
+  sed -e "s#@RUN@#$RUN#g" -e "s#@COOKIE_PORT@#${COOKIE_PORT[$2]}#g" -e "s#@IP_PORT@#${IP_PORT[$2]}#g" "$1" >"$3"
+}
+
+head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
+bin/sticky-ingress --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
+  --http-addr 127.0.0.1:18080 --https-addr "" --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
+  --zap-log-level error >"$RUN/sticky.log" 2>&1 &
+pids+=($!)
+for p in $PEERS; do
+  case "$p" in
+    nginx)
+      mkdir -p "$RUN"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
+      render hack/bench/nginx.conf nginx "$RUN/nginx.conf"
+      nginx -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf" -g 'daemon off;' >"$RUN/nginx.log" 2>&1 &
+      pids+=($!) ;;
+    haproxy)
+      render hack/bench/haproxy.cfg haproxy "$RUN/haproxy.cfg"
+      haproxy -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 &
+      pids+=($!) ;;
+    caddy)
+      render hack/bench/Caddyfile caddy "$RUN/Caddyfile"
+      HOME="$RUN" XDG_DATA_HOME="$RUN" XDG_CONFIG_HOME="$RUN" caddy run --adapter caddyfile --config "$RUN/Caddyfile" >"$RUN/caddy.log" 2>&1 &
+      pids+=($!) ;;
+  esac
+done
+
+wait_up() { # name url host
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null -H "Host: $3" "$2" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up"; cat "$RUN"/*.log; exit 1
+}
+wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
+for p in $PEERS; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+
+# sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
+sticky_cookie() {
+  local host=x; [[ "$1" == sticky ]] && host=cookie.bench
+  curl -si -H "Host: $host" "http://127.0.0.1:${COOKIE_PORT[$1]}/" |
+    awk -F'[:;] *' 'tolower($1)=="set-cookie" {print $2; exit}' | tr -d '\r'
+}
+declare -A COOKIE
+for p in sticky $PEERS; do
+  COOKIE[$p]="$(sticky_cookie "$p")"
+  [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
+done
+
+# run_wrk proxy scenario -> "reqs p50ms p99ms"
+run_wrk() {
+  local p="$1" scenario="$2" port host=x args=()
+  case "$scenario" in
+    cookie-hit) port="${COOKIE_PORT[$p]}"; args=(-H "Cookie: ${COOKIE[$p]:-none=1}") ;;
+    cookie-new) port="${COOKIE_PORT[$p]}" ;;
+    source-ip)  port="${IP_PORT[$p]}" ;;
+  esac
+  if [[ "$p" == sticky ]]; then
+    [[ "$scenario" == source-ip ]] && host=ip.bench || host=cookie.bench
+  fi
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
+    "http://127.0.0.1:$port/" >"$RUN/wrk.out" 2>&1 || true
+  awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec:/ { r = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx|Socket errors/ { err = err $0 " " }
+    END { printf "%.0f %.3f %.3f %s\n", r, p50, p99, (err == "" ? "-" : "errors") }
+  ' "$RUN/wrk.out"
+}
+
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
+printf '\n%-11s %-15s %10s %9s %9s %10s %10s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio"
+for scenario in cookie-hit cookie-new source-ip; do
+  declare -A R=() P50=() P99=()
+  for round in $(seq 1 "$ROUNDS"); do
+    for p in sticky $PEERS direct; do
+      [[ "$p" == direct && "$scenario" != cookie-hit ]] && continue
+      read -r reqs p50 p99 errs < <(run_wrk "$p" "$scenario")
+      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "
+      [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
+    done
+  done
+  us_r="$(tr ' ' '\n' <<<"${R[sticky]}" | grep . | median)"
+  us_p99="$(tr ' ' '\n' <<<"${P99[sticky]}" | grep . | median)"
+  for p in sticky $PEERS direct; do
+    [[ -z "${R[$p]:-}" ]] && continue
+    r="$(tr ' ' '\n' <<<"${R[$p]}" | grep . | median)"
+    p50="$(tr ' ' '\n' <<<"${P50[$p]}" | grep . | median)"
+    p99="$(tr ' ' '\n' <<<"${P99[$p]}" | grep . | median)"
+    ratio="-"; pratio="-"
+    if [[ "$p" != sticky ]]; then
+      ratio="$(awk -v a="$us_r" -v b="$r" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
+      pratio="$(awk -v a="$us_p99" -v b="$p99" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
+    fi
+    name="$p"; [[ "$p" == sticky ]] && name=sticky-ingress; [[ "$p" == direct ]] && name="direct (ceiling)"
+    printf '%-11s %-15s %10s %9s %9s %10s %10s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio"
+  done
+  unset R P50 P99
+done
+echo
+echo "us/peer: sticky-ingress req/s divided by the peer's (>1: we are faster)."
+echo "p99 ratio: our p99 divided by the peer's (<1: our tail is shorter)."
