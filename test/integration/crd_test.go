@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -19,16 +18,6 @@ import (
 	stickyv1 "github.com/sticky-ingress/sticky-ingress/api/v1alpha1"
 	"github.com/sticky-ingress/sticky-ingress/test/testenv"
 )
-
-// createNamespace makes a namespace of the given prefix for one test.
-func createNamespace(t *testing.T, prefix string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + rand.String(5)}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	return ns.Name
-}
 
 func TestCRDAcceptsEverySample(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "stickypolicy-*.yaml"))
