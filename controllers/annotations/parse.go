@@ -145,7 +145,11 @@ func (p *parser) pick(native string, twins ...string) (key, value string, ok boo
 			continue
 		}
 		if ok {
-			p.add(k, v, Info, "is ignored: "+key+" takes precedence")
+			// A twin that says the same (nginx's max-age and expires usually do) loses
+			// nothing; only one that differs is worth a note.
+			if v != value {
+				p.add(k, v, Info, "is ignored: "+key+" takes precedence")
+			}
 			continue
 		}
 		key, value, ok = k, v, true

@@ -48,19 +48,19 @@ func (b *builder) annotate(ing *ingress) {
 			b.lastGood[ing.key] = LastGood{UID: ing.obj.UID, Affinity: ing.affinity}
 		}
 	}
-	outcome := "its routes are served without affinity until they are fixed"
+	outcome := "its routes get no affinity from annotations"
 	if ing.ann.Rejected() {
 		if prev, ok := b.in.LastGood[ing.key]; ok && prev.UID == ing.obj.UID {
 			ing.affinity = prev.Affinity
 			b.lastGood[ing.key] = prev
-			outcome = "its routes keep the last valid affinity (" + describeAffinity(prev.Affinity) + ") until they are fixed"
+			outcome = "its routes keep the last valid annotation affinity (" + describeAffinity(prev.Affinity) + ")"
 		}
 	}
 	for _, p := range ing.ann.Problems {
 		switch p.Severity {
 		case annotations.Error:
 			b.ev.warn(KindIngress, ing.key, ReasonInvalidAnnotation,
-				"%s; the affinity annotations of this Ingress are rejected and %s", p.Error(), outcome)
+				"%s; the affinity annotations of this Ingress are rejected until fixed and %s", p.Error(), outcome)
 		case annotations.Warning:
 			b.ev.warn(KindIngress, ing.key, ReasonAnnotationIgnored, "%s", p.Error())
 		default:
