@@ -24,6 +24,24 @@ const (
 	OutcomeNoEndpoint                // nothing can serve: 503
 )
 
+var outcomeNames = [...]string{
+	OutcomeNone:       "none",
+	OutcomeHit:        "hit",
+	OutcomeNew:        "new",
+	OutcomeRebalanced: "rebalanced",
+	OutcomeStrictMiss: "strict_miss",
+	OutcomeDrained:    "drained",
+	OutcomeNoEndpoint: "no_endpoint",
+}
+
+// String is the outcome's metrics label and access-log value ("hit", "strict_miss", ...).
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
 // Request is what a picker may look at.
 type Request struct {
 	HTTP *http.Request
@@ -64,4 +82,10 @@ type Endpoint struct {
 	Token string
 	// State is shared by every snapshot that contains this endpoint (same ID and address).
 	State *EndpointState
+
+	// Weight is the relative weight (at least 1).
+	Weight int32
+	// Conditions as in the snapshot: Ready endpoints take new sessions; Serving and
+	// Terminating ones keep the sessions they have (drain).
+	Ready, Serving, Terminating bool
 }

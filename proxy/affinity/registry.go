@@ -1,10 +1,174 @@
 package affinity
 
-// EndpointState is per-endpoint state that survives snapshot swaps: in-flight requests
-// (for least-request and bounded-load hashing) and passive health.
-// (Implementation: atomics only; no locks on the request path.)
-type EndpointState struct{}
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
-// Registry hands out the EndpointState for an endpoint identity, the same one across
-// snapshots, and forgets states no snapshot has used for a while.
-type Registry struct{}
+// Passive-health defaults.
+const (
+	DefaultFailureThreshold = 5
+	DefaultEjectionTime     = 10 * time.Second
+	DefaultMaxEjectionTime  = 5 * time.Minute
+)
+
+// RegistryOptions configure passive health. The zero value means the defaults.
+type RegistryOptions struct {
+	// FailureThreshold is how many consecutive failures eject an endpoint (0 = 5;
+	// negative disables ejection).
+	FailureThreshold int
+	// EjectionTime is the first ejection's length (0 = 10s). Each further ejection
+	// without a success in between doubles it, up to MaxEjectionTime (0 = 5m).
+	EjectionTime    time.Duration
+	MaxEjectionTime time.Duration
+	// OnEject, if set, is called (synchronously, on the request path: keep it cheap)
+	// each time an endpoint is ejected, e.g. to count a metric and log.
+	OnEject func(id, address string, d time.Duration)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Registry hands out the EndpointState for an endpoint identity (ID and address), the
+// same one across snapshots, and forgets states that the latest compiled snapshot no
+// longer uses (Retain, which CompileAll calls). Its methods are safe for concurrent
+// use; they take a lock, but none runs on the request path.
+type Registry struct {
+	health    healthConfig
+	ejections atomic.Uint64
+
+	mu     sync.Mutex
+	states map[stateKey]*EndpointState
+	tables map[tableKey]*maglevTable // Maglev tables by content, reused across snapshots
+}
+
+type stateKey struct{ id, address string }
+
+// NewRegistry returns an empty registry.
+func NewRegistry(opts RegistryOptions) *Registry {
+	r := &Registry{
+		states: make(map[stateKey]*EndpointState),
+		tables: make(map[tableKey]*maglevTable),
+	}
+	r.health = newHealthConfig(opts, &r.ejections)
+	return r
+}
+
+// State returns the state of the endpoint (id, address), creating it if needed.
+// The address is part of the identity: a Pod UID that comes back on another address
+// is a new endpoint as far as in-flight counts and health are concerned.
+func (r *Registry) State(id, address string) *EndpointState {
+	k := stateKey{id, address}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.states[k]
+	if s == nil {
+		s = &EndpointState{id: id, address: address, health: &r.health}
+		r.states[k] = s
+	}
+	return s
+}
+
+// Retain forgets every state and table that none of pickers uses. Call it after a
+// snapshot's pickers are compiled and swapped in (CompileAll does). Requests still
+// running on an older snapshot keep their *EndpointState; it is merely no longer shared.
+// It returns how many states were forgotten.
+func (r *Registry) Retain(pickers []Picker) int {
+	live := make(map[*EndpointState]bool)
+	tables := make(map[*maglevTable]bool)
+	for _, p := range pickers {
+		if p == nil {
+			continue
+		}
+		for _, e := range p.Endpoints() {
+			live[e.State] = true
+		}
+		if h, ok := p.(interface{ table() *maglevTable }); ok {
+			tables[h.table()] = true
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, s := range r.states {
+		if !live[s] {
+			delete(r.states, k)
+			n++
+		}
+	}
+	for k, t := range r.tables {
+		if !tables[t] {
+			delete(r.tables, k)
+		}
+	}
+	return n
+}
+
+// Len is the number of endpoint states held.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.states)
+}
+
+// Ejections is the number of ejections since the registry was made (a counter for
+// metrics, as an alternative to RegistryOptions.OnEject).
+func (r *Registry) Ejections() uint64 { return r.ejections.Load() }
+
+// EndpointState is per-endpoint state that survives snapshot swaps: in-flight requests
+// (for least-request and bounded-load hashing) and passive health. Its methods use
+// atomics only, so the request path takes no lock.
+type EndpointState struct {
+	id, address string
+	inFlight    atomic.Int64
+	health      *healthConfig
+	failures    atomic.Int32 // consecutive failures
+	ejectCount  atomic.Int32 // consecutive ejections (no success in between)
+	ejectUntil  atomic.Int64 // unix nanoseconds; 0 = not ejected
+
+	tokens atomic.Pointer[tokenSet] // cookie tokens under a key ring, reused across snapshots
+}
+
+type tokenSet struct {
+	ring   *KeyRing
+	tokens []string
+}
+
+// ID is the endpoint's identity.
+func (s *EndpointState) ID() string { return s.id }
+
+// Address is the endpoint's "host:port".
+func (s *EndpointState) Address() string { return s.address }
+
+// Acquire counts a request in flight to the endpoint. Every Acquire needs one Release.
+func (s *EndpointState) Acquire() { s.inFlight.Add(1) }
+
+// Release ends a request counted by Acquire.
+func (s *EndpointState) Release() { s.inFlight.Add(-1) }
+
+// InFlight is the number of requests in flight to the endpoint.
+func (s *EndpointState) InFlight() int64 { return s.inFlight.Load() }
+
+// Begin is Acquire, for symmetry with End.
+func (s *EndpointState) Begin() { s.Acquire() }
+
+// End releases a request counted by Begin and reports its result to passive health.
+func (s *EndpointState) End(success bool) {
+	s.Release()
+	if success {
+		s.ReportSuccess()
+	} else {
+		s.ReportFailure()
+	}
+}
+
+// tokensFor returns the endpoint's cookie tokens under ring, computing them only when
+// the ring changed: HMACs are paid once per endpoint and key ring, not per snapshot.
+func (s *EndpointState) tokensFor(ring *KeyRing) []string {
+	if ts := s.tokens.Load(); ts != nil && ts.ring == ring {
+		return ts.tokens
+	}
+	ts := &tokenSet{ring: ring, tokens: ring.tokens(s.id)}
+	s.tokens.Store(ts)
+	return ts.tokens
+}

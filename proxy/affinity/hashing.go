@@ -1,0 +1,170 @@
+package affinity
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
+)
+
+// hashing is the consistent-hashing core shared by the source-IP and header pickers.
+//
+// The Maglev table holds the endpoints that serve or have served: Ready, Serving or
+// Terminating ones. An endpoint that is none of these is taken as not started yet and
+// kept out, so that a scale-up never refuses keys under Strict; when it becomes Ready
+// it enters the table and takes its ~1/n share of keys, as Maglev promises.
+//
+// A key's endpoint is the table's choice ("pinned"). If that endpoint cannot serve
+// (ejected, not serving), Strict refuses the request and Rebalance walks the table
+// from the key's slot to the next endpoint that takes new requests: that endpoint
+// depends only on the key and on which endpoints are eligible, so replicas agree, and
+// only the unavailable endpoint's keys move. With a balance factor, an endpoint at or
+// over its cap of ceil(factor × (in-flight + 1) × weight / total weight) also passes
+// the key on down the table (Rebalanced), under Strict too: the bound is a choice the
+// operator made.
+type hashing struct {
+	*pool
+	members []int32 // indices into eps of the table's members, in ID order
+	tbl     *maglevTable
+	strict  bool
+	factor  float64
+}
+
+func newHashing(p *pool, a *routetable.AffinityPolicy, reg *Registry, opts Options) (*hashing, error) {
+	h := &hashing{pool: p, strict: a.Fallback == routetable.Strict, factor: a.BalanceFactor}
+	if f := h.factor; math.IsNaN(f) || f < 0 || (f > 0 && f <= 1) {
+		return nil, fmt.Errorf("balance factor %v: want 0 or > 1", f)
+	}
+	var ids []string
+	var weights []int32
+	for i, e := range p.eps {
+		if e.Ready || e.Serving || e.Terminating {
+			h.members = append(h.members, int32(i))
+			ids = append(ids, e.ID)
+			weights = append(weights, e.Weight)
+		}
+	}
+	size := opts.TableSize
+	if size == 0 {
+		size = maglevSize(len(ids))
+	}
+	if size < 2 {
+		return nil, fmt.Errorf("table size %d", size)
+	}
+	if len(ids) > 0 {
+		h.tbl = reg.cachedMaglev(ids, weights, size)
+	}
+	return h, nil
+}
+
+func (h *hashing) table() *maglevTable { return h.tbl }
+
+// slot is the key's slot in the table.
+func (h *hashing) slot(key uint64) uint64 {
+	return keyHash(key) % uint64(len(h.tbl.slots))
+}
+
+// at is the endpoint that owns slot s.
+func (h *hashing) at(s uint64) *Endpoint { return h.eps[h.members[h.tbl.slots[s]]] }
+
+// pinned is the key's endpoint with every endpoint available (tests and Retry).
+func (h *hashing) pinned(key uint64) *Endpoint {
+	if h.tbl == nil {
+		return nil
+	}
+	return h.at(h.slot(key))
+}
+
+// pickKey decides for a request that has a key. exclude is an endpoint that just
+// failed (Retry), nil on a first pick.
+func (h *hashing) pickKey(key uint64, exclude *Endpoint) Decision {
+	if h.tbl == nil {
+		return Decision{Outcome: OutcomeNoEndpoint}
+	}
+	s := h.slot(key)
+	e := h.at(s)
+	var load loadCap
+	if ok, draining := keeps(e, exclude); ok {
+		switch {
+		case draining:
+			return Decision{Endpoint: e, Outcome: OutcomeDrained}
+		case !h.overloaded(e, &load):
+			return Decision{Endpoint: e, Outcome: OutcomeHit}
+		}
+	} else if h.strict {
+		return Decision{Outcome: OutcomeStrictMiss}
+	}
+	if e := h.walk(key, s, exclude, &load); e != nil {
+		return Decision{Endpoint: e, Outcome: OutcomeRebalanced}
+	}
+	return Decision{Outcome: OutcomeNoEndpoint}
+}
+
+// walk finds the next endpoint down the table from slot s that takes new requests and
+// is under its load cap. Table ownership is interleaved, so a few steps suffice unless
+// most endpoints are unavailable; after a bounded walk a scan of the members (from a
+// key-derived start, so that it stays deterministic) decides.
+func (h *hashing) walk(key, s uint64, exclude *Endpoint, load *loadCap) *Endpoint {
+	size := uint64(len(h.tbl.slots))
+	limit := min(size, uint64(64+8*len(h.members)))
+	for k := uint64(1); k < limit; k++ {
+		if c := h.at((s + k) % size); takesNew(c, exclude) && !h.overloaded(c, load) {
+			return c
+		}
+	}
+	n := uint64(len(h.members))
+	start := key % n
+	for k := uint64(0); k < n; k++ {
+		if c := h.eps[h.members[(start+k)%n]]; takesNew(c, exclude) && !h.overloaded(c, load) {
+			return c
+		}
+	}
+	// Everything eligible is at its cap (possible only with exclusions) or nothing
+	// is eligible: plain load balancing, with its panic mode.
+	return h.pickNew(exclude)
+}
+
+// loadCap caches the backend's in-flight total for one decision.
+type loadCap struct {
+	done          bool
+	total, weight int64
+}
+
+// overloaded reports whether bounded load forbids sending one more request to e.
+func (h *hashing) overloaded(e *Endpoint, l *loadCap) bool {
+	if h.factor == 0 {
+		return false
+	}
+	in := e.State.InFlight()
+	if in <= 0 {
+		// The cap is at least 1, so an idle endpoint is never over it; this keeps
+		// the O(n) sum off the common path of a lightly loaded backend.
+		return false
+	}
+	if !l.done {
+		l.done = true
+		for _, i := range h.members {
+			if m := h.eps[i]; takesNew(m, nil) {
+				l.total += m.State.InFlight()
+				l.weight += int64(m.Weight)
+			}
+		}
+	}
+	if l.weight == 0 {
+		return false
+	}
+	limit := math.Ceil(h.factor * float64(l.total+1) * float64(e.Weight) / float64(l.weight))
+	return float64(in) >= limit
+}
+
+// decide is Pick and Retry for both hashing pickers: a request without a key is
+// load-balanced (OutcomeNew), one with a key goes through the table.
+func (h *hashing) decide(key uint64, hasKey bool, exclude *Endpoint) Decision {
+	if !hasKey {
+		if e := h.pickNew(exclude); e != nil {
+			return Decision{Endpoint: e, Outcome: OutcomeNew}
+		}
+		return Decision{Outcome: OutcomeNoEndpoint}
+	}
+	return h.pickKey(key, exclude)
+}
