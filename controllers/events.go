@@ -4,9 +4,10 @@ import (
 	"context"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
 )
 
 // RecorderSink emits Events through the events.k8s.io recorder and logs each one, so
@@ -17,22 +18,18 @@ type RecorderSink struct {
 }
 
 // Emit implements EventSink.
-func (s RecorderSink) Emit(_ context.Context, obj client.Object, ev Event) {
-	kind := corev1.EventTypeNormal
-	if ev.Warning {
-		kind = corev1.EventTypeWarning
-	}
-	s.Recorder.Eventf(obj, nil, kind, ev.Reason, "Reconcile", "%s", ev.Message)
+func (s RecorderSink) Emit(_ context.Context, obj client.Object, ev translate.Event) {
+	s.Recorder.Eventf(obj, nil, ev.Type, ev.Reason, "Reconcile", "%s", ev.Message)
 	LogEvent(s.Log, ev)
 }
 
 // LogEvent writes an Event as a log line naming its object; the manifests mode, which
 // has no API server to hold Events, uses it alone.
-func LogEvent(log logr.Logger, ev Event) {
-	kv := []any{"kind", ev.Kind, "object", ev.NamespacedName.String(), "reason", ev.Reason}
-	if ev.Warning {
-		log.Info("warning: "+ev.Message, kv...)
+func LogEvent(log logr.Logger, ev translate.Event) {
+	kv := []any{"kind", ev.Regarding.Kind, "object", ev.Regarding.NamespacedName().String(), "reason", ev.Reason}
+	if ev.Warning() {
+		log.Info("warning: "+ev.String(), kv...)
 		return
 	}
-	log.V(1).Info(ev.Message, kv...)
+	log.V(1).Info(ev.String(), kv...)
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	stickyv1 "github.com/sticky-ingress/sticky-ingress/api/v1alpha1"
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
@@ -22,9 +23,10 @@ type SnapshotSink interface {
 	Update(*routetable.Snapshot) error
 }
 
-// Builder turns the listed objects into a route table and the status it implies.
+// Builder turns the listed objects into a route table and the status it implies;
+// *Translator is the one in use.
 type Builder interface {
-	Build(Objects) (*routetable.Snapshot, Desired)
+	Build(translate.Inputs) translate.Result
 }
 
 // SnapshotReconciler rebuilds the whole route table from the cache on every change.
@@ -47,23 +49,24 @@ func (r *SnapshotReconciler) Reconcile(ctx context.Context, _ reconcile.Request)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	snap, desired := r.Builder.Build(objs)
+	res := r.Builder.Build(objs)
+	snap := res.Snapshot
 	if err := r.Sink.Update(snap); err != nil {
 		// The proxy keeps the table it has: nothing that was working is dropped.
 		r.Log.Error(err, "route table rejected by the proxy; the previous one keeps serving")
 		return reconcile.Result{}, nil
 	}
 	if r.Status != nil {
-		r.Status.Set(desired)
+		r.Status.Set(res)
 	}
 	r.Log.V(1).Info("route table served", "hosts", len(snap.VirtualHosts), "backends", len(snap.Backends),
 		"took", time.Since(start).String())
 	return reconcile.Result{}, nil
 }
 
-func (r *SnapshotReconciler) list(ctx context.Context) (Objects, error) {
+func (r *SnapshotReconciler) list(ctx context.Context) (translate.Inputs, error) {
 	var (
-		objs      Objects
+		objs      translate.Inputs
 		ingresses networkingv1.IngressList
 		classes   networkingv1.IngressClassList
 		services  corev1.ServiceList
@@ -90,6 +93,6 @@ func (r *SnapshotReconciler) list(ctx context.Context) (Objects, error) {
 	objs.Services = services.Items
 	objs.EndpointSlices = slices.Items
 	objs.Secrets = secrets.Items
-	objs.Policies = policies.Items
+	objs.StickyPolicies = policies.Items
 	return objs, nil
 }

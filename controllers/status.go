@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	stickyv1 "github.com/sticky-ingress/sticky-ingress/api/v1alpha1"
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
 )
 
 // PublishOptions say what goes into Ingress status.loadBalancer.
@@ -31,7 +32,8 @@ type PublishOptions struct {
 	Addresses []string
 }
 
-// StatusWriter applies Desired to the cluster. It runs on the leader only; every
+// StatusWriter applies a build's status (StickyPolicy conditions, Ingress
+// status.loadBalancer, Events) to the cluster. It runs on the leader only; every
 // replica calls Publish, and the one that leads writes. Writes go through the API
 // server only when the cluster differs from what is desired, so a rebuild that changes
 // nothing costs no requests.
@@ -42,9 +44,9 @@ type StatusWriter struct {
 	Log     logr.Logger
 
 	mu      sync.Mutex
-	desired *Desired
+	desired *translate.Result
 	wake    chan struct{}
-	emitted map[Event]bool
+	emitted map[translate.Event]bool
 }
 
 var (
@@ -54,16 +56,16 @@ var (
 
 // EventSink emits one Kubernetes Event about an object.
 type EventSink interface {
-	Emit(ctx context.Context, obj client.Object, ev Event)
+	Emit(ctx context.Context, obj client.Object, ev translate.Event)
 }
 
 // NeedLeaderElection: only the leader writes status and Events.
 func (w *StatusWriter) NeedLeaderElection() bool { return true }
 
-// Set records the latest desired state and wakes the writer; it never blocks.
-func (w *StatusWriter) Set(d Desired) {
+// Set records the latest build and wakes the writer; it never blocks.
+func (w *StatusWriter) Set(res translate.Result) {
 	w.mu.Lock()
-	w.desired = &d
+	w.desired = &res
 	if w.wake == nil {
 		w.wake = make(chan struct{}, 1)
 	}
@@ -97,16 +99,16 @@ func (w *StatusWriter) Start(ctx context.Context) error {
 	}
 }
 
-func (w *StatusWriter) apply(ctx context.Context, d *Desired) {
+func (w *StatusWriter) apply(ctx context.Context, d *translate.Result) {
 	failed := false
-	for _, p := range d.Policies {
+	for _, p := range d.PolicyStatuses {
 		if err := w.writePolicy(ctx, p); err != nil {
-			w.Log.Error(err, "writing StickyPolicy status", "stickypolicy", p.NamespacedName)
+			w.Log.Error(err, "writing StickyPolicy status", "stickypolicy", p.NamespacedName())
 			failed = true
 		}
 	}
 	if lb, ok := w.loadBalancerStatus(ctx); ok {
-		for _, name := range d.Ingresses {
+		for _, name := range d.IngressesServed {
 			if err := w.writeIngress(ctx, name, lb); err != nil {
 				w.Log.Error(err, "writing Ingress status", "ingress", name)
 				failed = true
@@ -129,11 +131,11 @@ const retryInterval = 5 * time.Second
 
 // emitEvents emits each distinct event once while it stays true: an event that
 // disappears from the build (the problem was fixed) and comes back is emitted again.
-func (w *StatusWriter) emitEvents(ctx context.Context, events []Event) {
+func (w *StatusWriter) emitEvents(ctx context.Context, events []translate.Event) {
 	if w.Events == nil {
 		return
 	}
-	next := make(map[Event]bool, len(events))
+	next := make(map[translate.Event]bool, len(events))
 	for _, ev := range events {
 		next[ev] = true
 		if w.emitted[ev] {
@@ -149,24 +151,24 @@ func (w *StatusWriter) emitEvents(ctx context.Context, events []Event) {
 }
 
 // regarding fetches the object an event is about, from the cache.
-func (w *StatusWriter) regarding(ctx context.Context, ev Event) (client.Object, error) {
+func (w *StatusWriter) regarding(ctx context.Context, ev translate.Event) (client.Object, error) {
 	var obj client.Object
-	switch ev.Kind {
-	case KindIngress:
+	switch ev.Regarding.Kind {
+	case translate.KindIngress:
 		obj = &networkingv1.Ingress{}
-	case KindStickyPolicy:
+	case translate.KindStickyPolicy:
 		obj = &stickyv1.StickyPolicy{}
-	case KindService:
+	case translate.KindService:
 		obj = &corev1.Service{}
 	default:
-		return nil, fmt.Errorf("event about unknown kind %q", ev.Kind)
+		return nil, fmt.Errorf("event about unknown kind %q", ev.Regarding.Kind)
 	}
-	return obj, w.Client.Get(ctx, ev.NamespacedName, obj)
+	return obj, w.Client.Get(ctx, ev.Regarding.NamespacedName(), obj)
 }
 
-func (w *StatusWriter) writePolicy(ctx context.Context, want PolicyStatus) error {
+func (w *StatusWriter) writePolicy(ctx context.Context, want translate.PolicyStatus) error {
 	var p stickyv1.StickyPolicy
-	if err := w.Client.Get(ctx, want.NamespacedName, &p); err != nil {
+	if err := w.Client.Get(ctx, want.NamespacedName(), &p); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if p.Generation != want.Generation {

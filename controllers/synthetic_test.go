@@ -10,13 +10,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
 )
 
 // syntheticCluster makes a cluster of the given size for scale benchmarks: each
 // Ingress has its own host and routes to its own Service, whose endpoints are spread
 // over slices of at most 100, as the EndpointSlice controller would.
-func syntheticCluster(ingresses, endpointsPerService int) Objects {
-	objs := Objects{IngressClasses: []networkingv1.IngressClass{{
+func syntheticCluster(ingresses, endpointsPerService int) translate.Inputs {
+	objs := translate.Inputs{IngressClasses: []networkingv1.IngressClass{{
 		ObjectMeta: metav1.ObjectMeta{Name: "sticky"},
 		Spec:       networkingv1.IngressClassSpec{Controller: "sticky-ingress.io/ingress-controller"},
 	}}}

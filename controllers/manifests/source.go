@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/sticky-ingress/sticky-ingress/controllers"
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
 )
 
 // Source watches a directory and rebuilds the route table whenever a file in it
@@ -27,7 +28,7 @@ type Source struct {
 	Interval time.Duration
 
 	lastSum [sha256.Size]byte
-	warned  map[controllers.Event]bool
+	warned  map[translate.Event]bool
 }
 
 // Start reloads until ctx ends. The first load must succeed: a demo or test that
@@ -68,21 +69,22 @@ func (s *Source) reload() error {
 		s.lastSum = sum // don't log the same broken file every tick
 		return err
 	}
-	snap, desired := s.Builder.Build(objs)
+	res := s.Builder.Build(objs)
+	snap := res.Snapshot
 	if err := s.Sink.Update(snap); err != nil {
 		s.lastSum = sum
 		return fmt.Errorf("route table rejected by the proxy: %w", err)
 	}
 	s.lastSum = sum
-	s.logEvents(desired.Events)
+	s.logEvents(res.Events)
 	s.Log.Info("route table served from manifests", "dir", s.Dir,
 		"ingresses", len(objs.Ingresses), "hosts", len(snap.VirtualHosts), "backends", len(snap.Backends))
 	return nil
 }
 
 // logEvents logs each problem once while it lasts: there is no API server to hold Events.
-func (s *Source) logEvents(events []controllers.Event) {
-	next := make(map[controllers.Event]bool, len(events))
+func (s *Source) logEvents(events []translate.Event) {
+	next := make(map[translate.Event]bool, len(events))
 	for _, ev := range events {
 		next[ev] = true
 		if !s.warned[ev] {

@@ -1,0 +1,33 @@
+package controllers
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/sticky-ingress/sticky-ingress/controllers/translate"
+)
+
+// Translator is the Builder in use: translate.Build with this controller's class, and
+// the memory of each Ingress's last good affinity carried from one build to the next
+// (so an Ingress whose annotations turn invalid keeps the affinity it had).
+type Translator struct {
+	IngressClassName string
+
+	mu       sync.Mutex
+	lastGood map[types.NamespacedName]translate.LastGood
+}
+
+// NewTranslator serves IngressClass name class.
+func NewTranslator(class string) *Translator { return &Translator{IngressClassName: class} }
+
+// Build implements Builder.
+func (t *Translator) Build(in translate.Inputs) translate.Result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	in.IngressClassName = t.IngressClassName
+	in.LastGood = t.lastGood
+	res := translate.Build(in)
+	t.lastGood = res.LastGood
+	return res
+}
