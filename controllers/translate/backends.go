@@ -214,7 +214,7 @@ func (b *builder) collectDefaultBackend() {
 		}
 		if owner != nil {
 			b.ev.warn(KindIngress, ing.key, ReasonDefaultBackendConflict,
-				"spec.defaultBackend is ignored: ingress %s, which is older, sets the default backend", owner.key)
+				"spec.defaultBackend is ignored: ingress %s, which %s, sets the default backend", owner.key, olderThan(owner, ing))
 			continue
 		}
 		ref, ok := b.resolveBackend(ing, *be)

@@ -52,6 +52,7 @@ func Build(in Inputs) Result {
 		snap.DefaultBackend = b.dflt.backend
 	}
 	snap.Certificates = b.certificates()
+	in.CertCache.endBuild()
 
 	res := Result{
 		Snapshot:       snap,

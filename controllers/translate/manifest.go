@@ -76,9 +76,10 @@ func decodeInto(objs []runtime.Object, raw []byte) ([]runtime.Object, error) {
 
 // InputsFromObjects sorts objects into Inputs by kind, ignoring other kinds, and does
 // what the API server would have done on the way in: namespaced objects without a
-// namespace get "default" (as kubectl apply gives them), and a Secret's stringData is
-// merged into its data. objs are not modified. The configuration fields are left
-// for the caller.
+// namespace get "default" (as kubectl apply gives them), a Secret's stringData is
+// merged into its data, and of two objects with the same kind and namespace/name the
+// later one is kept (as applying the files in order would). objs are not modified.
+// The configuration fields are left for the caller.
 func InputsFromObjects(objs []runtime.Object) Inputs {
 	var in Inputs
 	ns := func(n *string) {
@@ -122,5 +123,31 @@ func InputsFromObjects(objs []runtime.Object) Inputs {
 			in.StickyPolicies = append(in.StickyPolicies, c)
 		}
 	}
+	dedupe(&in)
 	return in
+}
+
+// dedupe keeps the last object of each namespace/name, in the order of first appearance.
+func dedupe(in *Inputs) {
+	in.Ingresses = lastWins(in.Ingresses, func(o *networkingv1.Ingress) nsName { return nsName{Namespace: o.Namespace, Name: o.Name} })
+	in.IngressClasses = lastWins(in.IngressClasses, func(o *networkingv1.IngressClass) nsName { return nsName{Name: o.Name} })
+	in.Services = lastWins(in.Services, func(o *corev1.Service) nsName { return nsName{Namespace: o.Namespace, Name: o.Name} })
+	in.EndpointSlices = lastWins(in.EndpointSlices, func(o *discoveryv1.EndpointSlice) nsName { return nsName{Namespace: o.Namespace, Name: o.Name} })
+	in.Secrets = lastWins(in.Secrets, func(o *corev1.Secret) nsName { return nsName{Namespace: o.Namespace, Name: o.Name} })
+	in.StickyPolicies = lastWins(in.StickyPolicies, func(o *stickyv1.StickyPolicy) nsName { return nsName{Namespace: o.Namespace, Name: o.Name} })
+}
+
+func lastWins[T any](s []T, key func(*T) nsName) []T {
+	at := make(map[nsName]int, len(s))
+	out := s[:0:0]
+	for i := range s {
+		k := key(&s[i])
+		if j, ok := at[k]; ok {
+			out[j] = s[i]
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, s[i])
+	}
+	return out
 }

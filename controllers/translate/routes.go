@@ -76,7 +76,7 @@ func (b *builder) routeConflict(ing, prev *ingress, k routeKey) {
 		return
 	}
 	b.ev.warn(KindIngress, ing.key, ReasonRouteConflict,
-		"%s is already routed by ingress %s, which is older; this one is not served", what, prev.key)
+		"%s is already routed by ingress %s, which %s; this one is not served", what, prev.key, olderThan(prev, ing))
 }
 
 func displayHost(h string) string {
@@ -209,4 +209,12 @@ func matchLen(r routetable.Route) int {
 		return len(r.Path) - 1
 	}
 	return len(r.Path)
+}
+
+// olderThan says why prev takes precedence over ing.
+func olderThan(prev, ing *ingress) string {
+	if prev.obj.CreationTimestamp.Equal(&ing.obj.CreationTimestamp) {
+		return "is as old and comes first by namespace/name"
+	}
+	return "is older"
 }

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"cmp"
-	"crypto/tls"
 	"slices"
 	"strings"
 
@@ -47,7 +46,8 @@ func (b *builder) certificates() []routetable.Certificate {
 				checked[key] = cs
 			}
 			if cs.reason != "" {
-				b.ev.warn(KindIngress, ing.key, cs.reason, "TLS secret %s %s: %s get the default certificate",
+				b.ev.warn(KindIngress, ing.key, cs.reason,
+					"TLS secret %s %s; %s: the default certificate (or a newer Ingress's) is served instead",
 					t.SecretName, cs.problem, hostList(hosts))
 				continue
 			}
@@ -63,8 +63,8 @@ func (b *builder) certificates() []routetable.Certificate {
 					owner[h] = claim{ing: ing, secret: key}
 				case prev.secret != key && prev.ing != ing:
 					b.ev.warn(KindIngress, ing.key, ReasonTLSConflict,
-						"host %s is already served with TLS secret %s of ingress %s, which is older; secret %s is not used for it",
-						h, prev.secret, prev.ing.key, t.SecretName)
+						"host %s is already served with TLS secret %s of ingress %s, which %s; secret %s is not used for it",
+						h, prev.secret, prev.ing.key, olderThan(prev.ing, ing), t.SecretName)
 				case prev.secret != key:
 					b.ev.warn(KindIngress, ing.key, ReasonTLSConflict,
 						"host %s is named by two TLS entries of this Ingress; secret %s is used, %s is not",
@@ -104,8 +104,8 @@ func (b *builder) checkSecret(key nsName) *certSecret {
 	if len(crt) == 0 || len(k) == 0 {
 		return &certSecret{reason: ReasonInvalidTLSSecret, problem: "lacks tls.crt or tls.key"}
 	}
-	if _, err := tls.X509KeyPair(crt, k); err != nil {
-		return &certSecret{reason: ReasonInvalidTLSSecret, problem: "is not a valid certificate and key (" + err.Error() + ")"}
+	if msg := b.in.CertCache.check(crt, k); msg != "" {
+		return &certSecret{reason: ReasonInvalidTLSSecret, problem: "is not a valid certificate and key (" + msg + ")"}
 	}
 	return &certSecret{cert: crt, key: k}
 }

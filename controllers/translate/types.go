@@ -35,6 +35,9 @@ type Inputs struct {
 	// LastGood is the previous Result.LastGood, so that an Ingress whose affinity
 	// annotations just became invalid keeps the affinity it had. nil is fine.
 	LastGood map[types.NamespacedName]LastGood
+	// CertCache, when set, saves re-checking unchanged TLS Secrets on every build.
+	// Pass the same one each time; nil checks every Secret every time.
+	CertCache *CertCache
 }
 
 // LastGood is an Ingress's last valid annotation-derived affinity.
