@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -51,23 +52,7 @@ func (s *Snapshot) Validate() error {
 			v.addf("virtual host %q: %v", vh.Host, err)
 		}
 		for j := range vh.Routes {
-			r := &vh.Routes[j]
-			where := fmt.Sprintf("virtual host %q: route %d (path %q", vh.Host, j, r.Path)
-			if r.Source != "" {
-				where += " from " + r.Source
-			}
-			where += ")"
-			if err := checkPath(r.Path); err != nil {
-				v.addf("%s: %v", where, err)
-			}
-			switch r.PathType {
-			case "", PathExact, PathPrefix, PathImplementationSpecific:
-			default:
-				v.addf("%s: unknown path type %q", where, r.PathType)
-			}
-			if !backends[r.Backend] {
-				v.addf("%s: backend %q does not exist", where, r.Backend)
-			}
+			v.route(vh.Host, j, &vh.Routes[j], backends)
 		}
 	}
 	for i := range s.Certificates {
@@ -81,6 +66,28 @@ func (s *Snapshot) Validate() error {
 		}
 	}
 	return v.err()
+}
+
+func (v *validator) route(host string, j int, r *Route, backends map[string]bool) {
+	// The location is formatted only for a problem: snapshots have 10k routes.
+	where := func() string {
+		w := fmt.Sprintf("virtual host %q: route %d (path %q", host, j, r.Path)
+		if r.Source != "" {
+			w += " from " + r.Source
+		}
+		return w + ")"
+	}
+	if err := checkPath(r.Path); err != nil {
+		v.addf("%s: %v", where(), err)
+	}
+	switch r.PathType {
+	case "", PathExact, PathPrefix, PathImplementationSpecific:
+	default:
+		v.addf("%s: unknown path type %q", where(), r.PathType)
+	}
+	if !backends[r.Backend] {
+		v.addf("%s: backend %q does not exist", where(), r.Backend)
+	}
 }
 
 type validator struct {
@@ -104,7 +111,7 @@ func (v *validator) err() error {
 }
 
 func (v *validator) backend(b *Backend) {
-	where := fmt.Sprintf("backend %q", b.Name)
+	where := "backend " + strconv.Quote(b.Name)
 	switch b.LoadBalance {
 	case "", RoundRobin, LeastRequest:
 	default:
