@@ -27,8 +27,12 @@ func snap(dflt string, hosts ...VirtualHost) *Snapshot {
 
 func vhost(host string, routes ...Route) VirtualHost { return VirtualHost{Host: host, Routes: routes} }
 
-func exact(path, backend string) Route  { return Route{Path: path, PathType: PathExact, Backend: backend} }
-func prefix(path, backend string) Route { return Route{Path: path, PathType: PathPrefix, Backend: backend} }
+func exact(path, backend string) Route {
+	return Route{Path: path, PathType: PathExact, Backend: backend}
+}
+func prefix(path, backend string) Route {
+	return Route{Path: path, PathType: PathPrefix, Backend: backend}
+}
 func implSpecific(path, backend string) Route {
 	return Route{Path: path, PathType: PathImplementationSpecific, Backend: backend}
 }
@@ -127,7 +131,7 @@ func TestMatchHosts(t *testing.T) {
 		{"a.b.example.com", "/", "deep-wildcard"},
 		{"x.a.b.example.com", "/", "catch-all"}, // two extra labels: no wildcard
 		{"a.c.example.com", "/", "catch-all"},
-		{"example.com", "/", "catch-all"}, // the wildcard needs one label
+		{"example.com", "/", "catch-all"},  // the wildcard needs one label
 		{".example.com", "/", "catch-all"}, // and it must not be empty
 		{"other.test", "/api/v1", "catch-all-api"},
 		{"", "/", "catch-all"},
