@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
 // FuzzParse feeds annotation maps written as "key=value" lines; keys without a "/" get
@@ -24,6 +26,8 @@ func FuzzParse(f *testing.F) {
 		"cookie-maxage=1h\nn:session-cookie-change-on-failure=false",
 		"affinity= \ncookie-max-age=-1h\nhash-balance-factor=Inf",
 		"cookie-max-age=9223372036854775807\nsource-ip-prefix=-1",
+		"affinity=cookie\ncookie-path=/a\x01\ncookie-domain=.a_b.test",
+		"n:upstream-hash-by=$arg_\x00",
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -69,6 +73,10 @@ func FuzzParse(f *testing.F) {
 			if !strings.HasPrefix(p.Error(), "annotation "+p.Key+": ") {
 				t.Fatalf("problem message %q does not name its key", p.Error())
 			}
+		}
+		snap := routetable.Snapshot{Backends: []routetable.Backend{{Name: "b", LoadBalance: res.Affinity.LoadBalance, Affinity: res.Affinity.Policy}}}
+		if err := snap.Validate(); err != nil {
+			t.Fatalf("accepted affinity the route table refuses: %v", err)
 		}
 		if again := Parse(ann); !reflect.DeepEqual(again, res) {
 			t.Fatalf("Parse is not deterministic:\n%+v\n%+v", res, again)

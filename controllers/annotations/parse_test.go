@@ -84,6 +84,8 @@ func TestParse(t *testing.T) {
 			affinity: cookie(func(c *rt.CookieAffinity) { c.Path = "/shop" })},
 		{name: "cookie-path relative", ann: map[string]string{s + "affinity": "cookie", s + "cookie-path": "shop"},
 			problems: []want{{s + "cookie-path", Error, "is not a cookie path"}}},
+		{name: "cookie-path with a control character", ann: map[string]string{s + "affinity": "cookie", s + "cookie-path": "/a\x01b"},
+			problems: []want{{s + "cookie-path", Error, "is not a cookie path"}}},
 		{name: "cookie-path with semicolon", ann: map[string]string{s + "affinity": "cookie", s + "cookie-path": "/a;Secure"},
 			problems: []want{{s + "cookie-path", Error, "without ; or spaces"}}},
 

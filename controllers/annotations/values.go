@@ -33,8 +33,12 @@ func IsCookieName(s string) bool { return len(s) <= maxCookieNameLen && tokenRE.
 // header affinity.
 func IsHeaderName(s string) bool { return len(s) <= maxHeaderNameLen && tokenRE.MatchString(s) }
 
-// IsCookiePath reports whether s can be a cookie Path attribute.
-func IsCookiePath(s string) bool { return len(s) <= maxPathLen && cookiePathRE.MatchString(s) }
+// IsCookiePath reports whether s can be a cookie Path attribute: absolute, without
+// ';', spaces or control characters (RFC 6265 av-octet).
+func IsCookiePath(s string) bool {
+	return len(s) <= maxPathLen && cookiePathRE.MatchString(s) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
 
 // IsCookieDomain reports whether s can be a cookie Domain attribute (lower case).
 func IsCookieDomain(s string) bool { return len(s) <= maxDomainLen && domainRE.MatchString(s) }

@@ -9,11 +9,14 @@ import (
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
-// checkSnapshot checks the invariants routetable's doc comments promise the proxy
-// (until routetable has a Validate of its own).
+// checkSnapshot checks routetable's Validate and, beyond it, the order and
+// consistency its doc comments promise the proxy.
 func checkSnapshot(s *routetable.Snapshot) error {
 	if s == nil {
 		return fmt.Errorf("nil snapshot")
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("routetable Validate: %w", err)
 	}
 	backends := map[string]bool{}
 	used := map[string]bool{}

@@ -138,6 +138,11 @@ func (b *builder) pathOf(ing *ingress, host string, p networkingv1.HTTPIngressPa
 			"host %s path %q is not absolute (want a path starting with /); the path is not served", displayHost(host), p.Path)
 		return "", "", false
 	}
+	if i := strings.IndexFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		b.ev.warn(KindIngress, ing.key, ReasonInvalidRule,
+			"host %s path %q has a space or control character; the path is not served", displayHost(host), p.Path)
+		return "", "", false
+	}
 	return path, pathType, true
 }
 
