@@ -61,11 +61,11 @@ func (h *hashing) table() *maglevTable { return h.tbl }
 
 // slot is the key's slot in the table.
 func (h *hashing) slot(key uint64) uint64 {
-	return keyHash(key) % uint64(len(h.tbl.slots))
+	return keyHash(key) % uint64(h.tbl.size)
 }
 
 // at is the endpoint that owns slot s.
-func (h *hashing) at(s uint64) *Endpoint { return h.eps[h.members[h.tbl.slots[s]]] }
+func (h *hashing) at(s uint64) *Endpoint { return h.eps[h.members[h.tbl.owner(s)]] }
 
 // pinned is the key's endpoint with every endpoint available (tests and Retry).
 func (h *hashing) pinned(key uint64) *Endpoint {
@@ -100,15 +100,20 @@ func (h *hashing) pickKey(key uint64, exclude *Endpoint) Decision {
 	return Decision{Outcome: OutcomeNoEndpoint}
 }
 
-// walk finds the next endpoint down the table from slot s that takes new requests and
+// walk finds the next endpoint along the key's walk of the table from slot s that takes new requests and
 // is under its load cap. Table ownership is interleaved, so a few steps suffice unless
 // most endpoints are unavailable; after a bounded walk a scan of the members (from a
 // key-derived start, so that it stays deterministic) decides.
 func (h *hashing) walk(key, s uint64, exclude *Endpoint, load *loadCap) *Endpoint {
-	size := uint64(len(h.tbl.slots))
+	size := uint64(h.tbl.size)
+	// Each key walks with its own stride (the size is prime, so any stride visits
+	// every slot): neighbouring slots' owners are correlated in a Maglev table, and a
+	// stride of 1 would hand an unavailable endpoint's keys unevenly to the others.
+	stride := 1 + mix(key^seedSkip)%(size-1)
 	limit := min(size, uint64(64+8*len(h.members)))
-	for k := uint64(1); k < limit; k++ {
-		if c := h.at((s + k) % size); takesNew(c, exclude) && !h.overloaded(c, load) {
+	for k, at := uint64(1), s; k < limit; k++ {
+		at = (at + stride) % size
+		if c := h.at(at); takesNew(c, exclude) && !h.overloaded(c, load) {
 			return c
 		}
 	}

@@ -36,9 +36,20 @@ func maglevSize(n int) int {
 }
 
 // maglevTable maps slots to member indices (indices into the sorted member list the
-// table was built from).
+// table was built from). Slots are 16 bits wide when the members allow it: a table of
+// 65521 slots then weighs 128 KiB.
 type maglevTable struct {
-	slots []uint32
+	size    int
+	slots16 []uint16
+	slots32 []uint32
+}
+
+// owner is the member index of slot s.
+func (t *maglevTable) owner(s uint64) uint32 {
+	if t.slots16 != nil {
+		return uint32(t.slots16[s])
+	}
+	return t.slots32[s]
 }
 
 type tableKey [sha256.Size]byte
@@ -65,14 +76,16 @@ func maglevKey(ids []string, weights []int32, size int) tableKey {
 // in round i a member of weight w claims a slot when i*w has caught up with the
 // number of slots it already claimed times the largest weight (Envoy's scheme).
 func buildMaglev(ids []string, weights []int32, size int) *maglevTable {
-	t := &maglevTable{slots: make([]uint32, size)}
+	t := &maglevTable{size: size}
 	n := len(ids)
 	if n == 0 {
 		return t
 	}
+	// Built with 32-bit slots (room for the "empty" marker), narrowed at the end.
 	const empty = ^uint32(0)
-	for i := range t.slots {
-		t.slots[i] = empty
+	slots := make([]uint32, size)
+	for i := range slots {
+		slots[i] = empty
 	}
 	offset := make([]uint64, n)
 	skip := make([]uint64, n)
@@ -97,13 +110,21 @@ func buildMaglev(ids []string, weights []int32, size int) *maglevTable {
 			for {
 				slot := (offset[i] + next[i]*skip[i]) % uint64(size)
 				next[i]++
-				if t.slots[slot] == empty {
-					t.slots[slot] = uint32(i)
+				if slots[slot] == empty {
+					slots[slot] = uint32(i)
 					filled++
 					break
 				}
 			}
 		}
+	}
+	if n <= 1<<16 {
+		t.slots16 = make([]uint16, size)
+		for i, m := range slots {
+			t.slots16[i] = uint16(m)
+		}
+	} else {
+		t.slots32 = slots
 	}
 	return t
 }

@@ -1,0 +1,204 @@
+package affinity
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
+)
+
+const keyCount = 100_000
+
+// testKeys yields keyCount key hashes, as a header picker would compute them.
+func keyHashes() []uint64 {
+	out := make([]uint64, keyCount)
+	for i := range out {
+		out[i] = fnv1a(fmt.Sprintf("user-%d", i))
+	}
+	return out
+}
+
+func TestMaglevSizeIsPrimeAndScales(t *testing.T) {
+	for _, n := range []int{1, 10, 511, 512, 5000, 100000} {
+		size := maglevSize(n)
+		if !isPrime(size) || (size < n*maglevSlotsPer && size != maglevPrimes[len(maglevPrimes)-1]) {
+			t.Errorf("n=%d: size %d", n, size)
+		}
+	}
+	for _, p := range maglevPrimes {
+		if !isPrime(p) {
+			t.Errorf("%d is not prime", p)
+		}
+	}
+}
+
+func isPrime(n int) bool {
+	for d := 2; d*d <= n; d++ {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return n > 1
+}
+
+func TestMaglevTableDependsOnlyOnMembers(t *testing.T) {
+	ids := []string{"a", "b", "c", "d"}
+	w := []int32{1, 1, 2, 1}
+	t1, t2 := buildMaglev(ids, w, 1021), buildMaglev(ids, w, 1021)
+	if !slices.Equal(t1.slots16, t2.slots16) {
+		t.Fatal("two builds of the same members differ")
+	}
+	// Compile sorts endpoints, so listing order does not matter either.
+	e := eps(20)
+	shuffled := slices.Clone(e)
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	a := mustCompile(t, headerBackend(e, "X-User", ""), nil, nil, Options{})
+	b := mustCompile(t, headerBackend(shuffled, "X-User", ""), nil, nil, Options{})
+	for _, k := range keyHashes()[:5000] {
+		if keyOwner(a, k) != keyOwner(b, k) {
+			t.Fatalf("key %x: %s vs %s", k, keyOwner(a, k), keyOwner(b, k))
+		}
+	}
+}
+
+func TestMaglevEverySlotFilledAndShared(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 97} {
+		ids := make([]string, n)
+		w := make([]int32, n)
+		for i := range ids {
+			ids[i], w[i] = fmt.Sprintf("pod-%d", i), 1
+		}
+		tbl := buildMaglev(ids, w, 4093)
+		counts := make([]int, n)
+		for s := range tbl.size {
+			counts[tbl.owner(uint64(s))]++
+		}
+		lo, hi := slices.Min(counts), slices.Max(counts)
+		if hi-lo > 1 {
+			t.Errorf("n=%d: slots per member from %d to %d, want within 1", n, lo, hi)
+		}
+	}
+}
+
+func TestMaglevWeightsShareSlots(t *testing.T) {
+	tbl := buildMaglev([]string{"a", "b", "c"}, []int32{1, 2, 5}, 65521)
+	counts := make([]int, 3)
+	for s := range tbl.size {
+		counts[tbl.owner(uint64(s))]++
+	}
+	for i, w := range []float64{1, 2, 5} {
+		got := float64(counts[i]) / float64(tbl.size)
+		if want := w / 8; got < want*0.98 || got > want*1.02 {
+			t.Errorf("member %d: %.4f of slots, want %.4f", i, got, want)
+		}
+	}
+	t.Logf("slots by weight 1:2:5 = %v", counts)
+}
+
+// TestMaglevAddingAnEndpointMovesItsShare: 10 -> 11 endpoints moves at most 1.1/11 of
+// the keys (1/11 is the least possible).
+func TestMaglevAddingAnEndpointMovesItsShare(t *testing.T) {
+	before := mustCompile(t, headerBackend(eps(10), "X-User", ""), nil, nil, Options{})
+	after := mustCompile(t, headerBackend(eps(11), "X-User", ""), nil, nil, Options{})
+	moved, toNew := 0, 0
+	for _, k := range keyHashes() {
+		a, b := keyOwner(before, k), keyOwner(after, k)
+		if a != b {
+			moved++
+			if b == "pod-010" {
+				toNew++
+			}
+		}
+	}
+	frac := float64(moved) / keyCount
+	t.Logf("10 -> 11 endpoints: %.4f of %d keys moved (optimum 1/11 = %.4f, bound 1.1/11 = %.4f); %.4f of the moves went to the new endpoint",
+		frac, keyCount, 1.0/11, 1.1/11, float64(toNew)/float64(moved))
+	if frac > 1.1/11 {
+		t.Fatalf("moved %.4f of keys, want at most %.4f", frac, 1.1/11)
+	}
+}
+
+// TestMaglevRemovingAnEndpointMovesOnlyItsKeys: removing 1 of 10 moves that endpoint's
+// keys, and at most 2% of the others.
+func TestMaglevRemovingAnEndpointMovesOnlyItsKeys(t *testing.T) {
+	all := eps(10)
+	without := append(slices.Clone(all[:4]), all[5:]...)
+	before := mustCompile(t, headerBackend(all, "X-User", ""), nil, nil, Options{})
+	after := mustCompile(t, headerBackend(without, "X-User", ""), nil, nil, Options{})
+	others, movedOthers, removedKeys := 0, 0, 0
+	for _, k := range keyHashes() {
+		a, b := keyOwner(before, k), keyOwner(after, k)
+		if a == "pod-004" {
+			removedKeys++
+			continue
+		}
+		others++
+		if a != b {
+			movedOthers++
+		}
+	}
+	frac := float64(movedOthers) / float64(others)
+	t.Logf("remove 1 of 10: its %d keys moved; %.4f of the other %d keys moved (bound 0.02)", removedKeys, frac, others)
+	if frac > 0.02 {
+		t.Fatalf("%.4f of the other keys moved, want at most 0.02", frac)
+	}
+}
+
+// TestMaglevRebalanceWalkMovesOnlyUnavailableKeys: an endpoint that is present but
+// cannot serve (not Ready, or ejected) has its keys walked to others, and nobody
+// else's keys move, which a rebuilt table could not promise.
+func TestMaglevRebalanceWalkMovesOnlyUnavailableKeys(t *testing.T) {
+	e := eps(10)
+	healthy := mustCompile(t, headerBackend(e, "X-User", ""), nil, nil, Options{})
+	reg := NewRegistry(RegistryOptions{FailureThreshold: 1})
+	p := mustCompile(t, headerBackend(e, "X-User", ""), nil, reg, Options{})
+	reg.State("pod-007", e[7].Address).ReportFailure() // ejected
+	spread := map[string]int{}
+	for i, k := range keyHashes()[:20000] {
+		want := keyOwner(healthy, k)
+		d := p.Pick(request("X-User", fmt.Sprintf("user-%d", i)))
+		switch {
+		case want == "pod-007":
+			if d.Outcome != OutcomeRebalanced || id(d) == "pod-007" {
+				t.Fatalf("key of the ejected endpoint: %v %s", d.Outcome, id(d))
+			}
+			spread[id(d)]++
+		case d.Outcome != OutcomeHit || id(d) != want:
+			t.Fatalf("key of %s moved to %s (%v)", want, id(d), d.Outcome)
+		}
+	}
+	t.Logf("keys of the ejected endpoint went to %d others: %v", len(spread), spread)
+	if len(spread) < 8 {
+		t.Fatalf("ejected endpoint's keys went to %d endpoints, want them spread over most of the 9", len(spread))
+	}
+}
+
+// TestHashingKeepsTerminatingEndpointsInTable: a terminating endpoint keeps its keys
+// (drain); one that is not started yet (not Ready, not terminating) is not in the table.
+func TestHashingTableMembership(t *testing.T) {
+	e := eps(5)
+	e[1].Ready, e[1].Terminating = false, true // serving, terminating: drain
+	e[2].Ready, e[2].Serving = false, false    // starting
+	p := mustCompile(t, headerBackend(e, "X-User", routetable.KeyFromHeader), nil, nil, Options{}).(*headerPicker)
+	if got := len(p.members); got != 4 {
+		t.Fatalf("%d members, want 4", got)
+	}
+	drained := 0
+	for i := range 2000 {
+		d := p.Pick(request("X-User", fmt.Sprint(i)))
+		switch id(d) {
+		case "pod-001":
+			if d.Outcome != OutcomeDrained {
+				t.Fatalf("terminating endpoint: %v", d.Outcome)
+			}
+			drained++
+		case "pod-002":
+			t.Fatal("a key went to an endpoint that is not started")
+		}
+	}
+	if drained == 0 {
+		t.Fatal("the terminating endpoint kept no keys")
+	}
+}
