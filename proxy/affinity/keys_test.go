@@ -57,7 +57,9 @@ func TestSourceIPStickyAndMissingAddress(t *testing.T) {
 }
 
 func TestHeaderKeySources(t *testing.T) {
-	q := func(raw string) *Request { return &Request{HTTP: &http.Request{URL: &url.URL{RawQuery: raw}, Header: http.Header{}}} }
+	q := func(raw string) *Request {
+		return &Request{HTTP: &http.Request{URL: &url.URL{RawQuery: raw}, Header: http.Header{}}}
+	}
 	cases := []struct {
 		name    string
 		src     routetable.KeySource
