@@ -26,7 +26,7 @@
 //	session-cookie-conditional-samesite-none
 //	                                        accepted and recorded; SameSite=None is always sent
 //	session-cookie-change-on-failure        fallback: rebalance, for both true and false (see
-//	                                        nginxFallback for why false is not strict)
+//	                                        nginxFallback: false is not strict)
 //	upstream-hash-by: $remote_addr, $binary_remote_addr
 //	                                        source-ip
 //	upstream-hash-by: $http_x_user_id       header X-User-Id

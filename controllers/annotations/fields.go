@@ -173,11 +173,10 @@ func (p *parser) fallback() (routetable.Fallback, string) {
 		p.add(k, v, Error, "is not a fallback (want rebalance or strict)")
 		return routetable.Rebalance, k
 	}
-	b, ok := parseBool(v)
-	if !ok {
+	if _, ok := parseBool(v); !ok {
 		p.add(k, v, Error, wantBool)
 	}
-	return nginxFallback(b), k
+	return nginxFallback, k
 }
 
 func (p *parser) balanceFactor() (float64, string) {

@@ -71,13 +71,11 @@ func isNginxAffinityMode(v string) bool {
 	return false
 }
 
-// nginxFallback maps session-cookie-change-on-failure. true is our rebalance. false is
-// ingress-nginx's default, and there the pinned request is still retried on another
-// upstream (proxy_next_upstream) and re-pinned when its upstream is gone; only the
-// cookie of a request whose upstream merely failed is kept. Our strict answers 503
-// instead, which would turn a routine pod restart into errors for every migrated
-// Ingress, so false maps to rebalance as well. Users who want 503s say fallback: strict.
-func nginxFallback(changeOnFailure bool) routetable.Fallback {
-	_ = changeOnFailure
-	return routetable.Rebalance
-}
+// nginxFallback is what session-cookie-change-on-failure maps to, true or false.
+// true is our rebalance. false is ingress-nginx's default, and there the pinned
+// request is still retried on another upstream (proxy_next_upstream) and re-pinned
+// when its upstream is gone; only the cookie of a request whose upstream merely
+// failed is kept. Our strict answers 503 instead, which would turn a routine pod
+// restart into errors for every migrated Ingress, so false maps to rebalance as well.
+// Users who want 503s say sticky-ingress.io/fallback: strict.
+const nginxFallback = routetable.Rebalance
