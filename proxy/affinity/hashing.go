@@ -16,12 +16,14 @@ import (
 //
 // A key's endpoint is the table's choice ("pinned"). If that endpoint cannot serve
 // (ejected, not serving), Strict refuses the request and Rebalance walks the table
-// from the key's slot to the next endpoint that takes new requests: that endpoint
-// depends only on the key and on which endpoints are eligible, so replicas agree, and
-// only the unavailable endpoint's keys move. With a balance factor, an endpoint at or
-// over its cap of ceil(factor × (in-flight + 1) × weight / total weight) also passes
-// the key on down the table (Rebalanced), under Strict too: the bound is a choice the
-// operator made.
+// from the key's slot, with a stride derived from the key, to the first endpoint that
+// takes new requests: that endpoint depends only on the key and on which endpoints
+// are eligible, so replicas agree, and only the unavailable endpoint's keys move
+// (spread over all the others). With a balance factor, an endpoint at or over its cap
+// of ceil(factor × (in-flight + 1) × weight / total weight) also passes the key on
+// down its walk (OutcomeRebalanced), under Strict too: the bound is a choice the
+// operator made. Checking the cap sums the backend's in-flight counts, O(endpoints),
+// but only when the chosen endpoint is busy at all.
 type hashing struct {
 	*pool
 	members []int32 // indices into eps of the table's members, in ID order
@@ -48,8 +50,10 @@ func newHashing(p *pool, a *routetable.AffinityPolicy, reg *Registry, opts Optio
 	if size == 0 {
 		size = maglevSize(len(ids))
 	}
-	if size < 2 {
-		return nil, fmt.Errorf("table size %d", size)
+	if !isPrime(size) {
+		// Only a prime size makes every member's permutation visit every slot; any
+		// other size could leave the table build looping forever.
+		return nil, fmt.Errorf("table size %d is not a prime", size)
 	}
 	if len(ids) > 0 {
 		h.tbl = reg.cachedMaglev(ids, weights, size)
@@ -172,4 +176,16 @@ func (h *hashing) decide(key uint64, hasKey bool, exclude *Endpoint) Decision {
 		return Decision{Outcome: OutcomeNoEndpoint}
 	}
 	return h.pickKey(key, exclude)
+}
+
+func isPrime(n int) bool {
+	if n < 2 {
+		return false
+	}
+	for d := 2; d*d <= n; d++ {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -34,13 +34,10 @@ func TestMaglevSizeIsPrimeAndScales(t *testing.T) {
 	}
 }
 
-func isPrime(n int) bool {
-	for d := 2; d*d <= n; d++ {
-		if n%d == 0 {
-			return false
-		}
+func TestCompileRejectsNonPrimeTable(t *testing.T) {
+	if _, err := Compile(headerBackend(eps(3), "X", ""), nil, nil, Options{TableSize: 1000}); err == nil {
+		t.Fatal("a table of 1000 slots compiled")
 	}
-	return n > 1
 }
 
 func TestMaglevTableDependsOnlyOnMembers(t *testing.T) {
