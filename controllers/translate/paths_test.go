@@ -28,7 +28,7 @@ func routeMatches(r routetable.Route, path string) bool {
 	if r.PathType == routetable.PathExact {
 		return path == r.Path
 	}
-	p := strings.TrimSuffix(r.Path, "/") // element-wise: /foo/ matches like /foo
+	p := strings.TrimRight(r.Path, "/") // element-wise: /foo/ matches like /foo
 	return p == "" || path == p || strings.HasPrefix(path, p+"/")
 }
 
@@ -73,6 +73,36 @@ func TestKubernetesPathExamples(t *testing.T) {
 	for _, tt := range tests {
 		if got := matchRoute(snap, tt.host+".docs.test", tt.path); got != tt.want {
 			t.Errorf("%s: %s%s went to %s, want %s", tt.row, tt.host, tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestProxyMatcherAgrees: the proxy's own matcher gives the same answers as the
+// emitted order does.
+func TestProxyMatcherAgrees(t *testing.T) {
+	for _, in := range goldenCases(t) {
+		snap := Build(caseInputs(t, in)).Snapshot
+		m, err := routetable.Compile(snap)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		for _, vh := range snap.VirtualHosts {
+			host := strings.Replace(vh.Host, "*", "any", 1)
+			for _, r := range vh.Routes {
+				for _, p := range []string{r.Path, strings.TrimRight(r.Path, "/"), r.Path + "x", r.Path + "/x", "/"} {
+					if p == "" {
+						continue
+					}
+					want := matchRoute(snap, vh.Host, p)
+					got := ""
+					if _, i, ok := m.Match(host, p); ok {
+						got = snap.Backends[i].Name
+					}
+					if got != want {
+						t.Errorf("%s: %s%s: proxy matcher says %q, emitted order says %q", in, host, p, got, want)
+					}
+				}
+			}
 		}
 	}
 }

@@ -150,7 +150,7 @@ func (b *builder) pathOf(ing *ingress, host string, p networkingv1.HTTPIngressPa
 // group by name. Routes: longest path first; at equal length Exact, Prefix,
 // ImplementationSpecific; then the older Ingress first; then by path, so that the
 // order is total. The length of a Prefix (or ImplementationSpecific) path does not
-// count its trailing slash, because Kubernetes matches /foo/ like /foo: for a request
+// count its trailing slashes, because Kubernetes matches /foo/ like /foo: for a request
 // of /foo, Exact /foo must come before Prefix /foo/ ("Exact beats Prefix").
 func (b *builder) virtualHosts() []routetable.VirtualHost {
 	byHost := map[string][]*pendingRoute{}
@@ -207,13 +207,13 @@ func pathTypeRank(t routetable.PathType) int {
 	return 2
 }
 
-// matchLen is the length that orders a route: its path's, without the trailing slash
-// of a prefix.
+// matchLen is the length that orders a route: its path's, without the trailing
+// slashes of a prefix ("/" counts 0), as the proxy's matcher measures it.
 func matchLen(r routetable.Route) int {
-	if r.PathType != routetable.PathExact && len(r.Path) > 1 && strings.HasSuffix(r.Path, "/") {
-		return len(r.Path) - 1
+	if r.PathType == routetable.PathExact {
+		return len(r.Path)
 	}
-	return len(r.Path)
+	return len(strings.TrimRight(r.Path, "/"))
 }
 
 // olderThan says why prev takes precedence over ing.
