@@ -3,6 +3,30 @@
 // honoured, created, rebalanced, drained or refused. Pickers are built once per
 // snapshot; per-endpoint state that must outlive snapshots (in-flight counts, passive
 // health) lives in a Registry.
+//
+// Use: one KeyRing (NewKeyRing) and one Registry (NewRegistry) per process; per
+// snapshot, CompileAll gives the pickers index-aligned with Snapshot.Backends; per
+// request, Pick, then State.Begin/End(success) around the upstream call, and Retry
+// when the connection could not be made.
+//
+// Decisions, in short:
+//   - Cookie: the first cookie of the policy's name whose value maps to an endpoint
+//     of this backend is the session. Garbage, truncated, oversized values and tokens
+//     of other backends are no session (OutcomeNew); a well-formed token that maps
+//     to no endpoint of the snapshot is a session whose endpoint is gone. A hit sends
+//     no Set-Cookie unless the cookie was signed by an older key (it is re-signed) or
+//     Options.SlidingCookies is on.
+//   - Source IP and header: the key's endpoint in a Maglev table; no key (no client
+//     address, header, cookie or parameter) means a load-balanced OutcomeNew.
+//   - New sessions go to Ready endpoints that passive health has not ejected, by
+//     round-robin or least-request (power of two choices), honouring weights.
+//   - A session whose endpoint is Serving and Terminating stays (OutcomeDrained).
+//     One whose endpoint is gone, not serving or ejected is re-picked with a new
+//     cookie (OutcomeRebalanced) or, under Strict, refused (OutcomeStrictMiss) with
+//     its cookie left alone, so it resumes if the endpoint comes back.
+//   - Nothing eligible: OutcomeNoEndpoint. If every Ready endpoint is ejected, new
+//     sessions still go to one of them (passive health can be wrong; trying beats a
+//     certain 503).
 package affinity
 
 import (
@@ -67,7 +91,10 @@ type Picker interface {
 	// Pick chooses an endpoint for a request.
 	Pick(r *Request) Decision
 	// Retry chooses again after the upstream connection to failed could not be made;
-	// failed is excluded. Under Strict fallback a pinned request gets OutcomeStrictMiss.
+	// failed is excluded. Under Strict fallback a pinned request gets OutcomeStrictMiss;
+	// otherwise a request that had a session is OutcomeRebalanced (new cookie), one
+	// without is OutcomeNew. Retry does not report the failure to passive health: the
+	// caller does, with failed.State.End(false).
 	Retry(r *Request, failed *Endpoint) Decision
 	// Endpoints lists the compiled endpoints (for metrics and tests).
 	Endpoints() []*Endpoint

@@ -80,8 +80,14 @@ func CompileAll(s *routetable.Snapshot, keys *KeyRing, reg *Registry, opts Optio
 		reg = NewRegistry(RegistryOptions{})
 	}
 	if keys != nil {
-		opts.known = make(map[string]struct{})
+		// Only cookie backends ever issued a token.
 		for i := range s.Backends {
+			if s.Backends[i].Affinity.Cookie == nil {
+				continue
+			}
+			if opts.known == nil {
+				opts.known = make(map[string]struct{})
+			}
 			for j := range s.Backends[i].Endpoints {
 				e := &s.Backends[i].Endpoints[j]
 				for _, t := range reg.State(e.ID, e.Address).tokensFor(keys) {

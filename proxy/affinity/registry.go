@@ -32,7 +32,8 @@ type RegistryOptions struct {
 // Registry hands out the EndpointState for an endpoint identity (ID and address), the
 // same one across snapshots, and forgets states that the latest compiled snapshot no
 // longer uses (Retain, which CompileAll calls). Its methods are safe for concurrent
-// use; they take a lock, but none runs on the request path.
+// use; they take a lock, but none runs on the request path. Compile one snapshot at a
+// time: a Retain for an older snapshot would forget states that a newer one uses.
 type Registry struct {
 	health    healthConfig
 	ejections atomic.Uint64
