@@ -14,11 +14,13 @@ import (
 //
 // Reading the request's cookies of the policy's name, in order:
 //   - the first value that maps to an endpoint of this backend is the session;
-//   - failing that, a value that has a token's shape but maps to no endpoint of the
-//     snapshot is a session whose endpoint is gone: Rebalanced (new cookie) or, under
-//     Strict, StrictMiss (cookie kept, so the session resumes if the endpoint returns);
+//   - failing that, a value that has a token's shape, names a key of the ring, but
+//     maps to no endpoint of the snapshot is a session whose endpoint is gone:
+//     Rebalanced (new cookie) or, under Strict, StrictMiss (cookie kept, so the
+//     session resumes if the endpoint returns);
 //   - anything else (garbage, truncated, oversized, another backend's token, a key no
-//     longer in the ring) is no session: OutcomeNew.
+//     longer in the ring, such as a previous process's random key) is no session:
+//     OutcomeNew.
 //
 // A hit sends no Set-Cookie (0 allocations, cacheable responses), except to re-sign a
 // cookie issued under an older key, or when Options.SlidingCookies asks for it.
@@ -27,6 +29,7 @@ type cookiePicker struct {
 	policy  routetable.CookieAffinity
 	strict  bool
 	byToken map[string]int32
+	keys    *KeyRing
 	known   map[string]struct{}
 	now     func() time.Time
 	sliding bool
@@ -40,6 +43,7 @@ func newCookiePicker(p *pool, c routetable.CookieAffinity, strict bool, keys *Ke
 		policy:  c,
 		strict:  strict,
 		byToken: make(map[string]int32, len(p.eps)*keys.Len()),
+		keys:    keys,
 		known:   opts.known,
 		now:     opts.Now,
 		sliding: opts.SlidingCookies && c.MaxAge > 0,
@@ -74,7 +78,7 @@ func (p *cookiePicker) session(r *Request) (idx int, value string, gone bool) {
 		if i, ok := p.byToken[v]; ok {
 			return int(i), v, false
 		}
-		if !gone && wellFormed(v) {
+		if !gone && wellFormed(v) && p.keys.signedHere(v) {
 			_, elsewhere := p.known[v]
 			gone = !elsewhere
 		}

@@ -174,8 +174,8 @@ func TestCookieInvalidValuesAreNoSession(t *testing.T) {
 		{"bad alphabet", valid[:10] + "+" + valid[11:], OutcomeNew},
 		{"endpoint address", "10.0.0.1:8080", OutcomeNew},
 		{"endpoint id", "pod-000", OutcomeNew},
-		{"forged, well-formed", "1.AAAAAAAAAAAAAAAAAAAAAA", OutcomeRebalanced},
-		{"signed by an unknown key", mustKeyRing([]byte("some-other-key")).Token("pod-000"), OutcomeRebalanced},
+		{"forged, well-formed, our key id", valid[:4] + "AAAAAAAAAAAAAAAAAAAAAA", OutcomeRebalanced},
+		{"signed by an unknown key", mustKeyRing([]byte("some-other-key")).Token("pod-000"), OutcomeNew},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,9 +236,11 @@ func TestCookieKeyRotation(t *testing.T) {
 	if d := signing.Pick(withCookie("STICKY", d.Cookie.Value)); d.Outcome != OutcomeHit || d.Cookie != nil {
 		t.Fatalf("re-signed cookie: %v cookie %v", d.Outcome, d.Cookie)
 	}
-	// Step 3: the old key is retired; its cookies are sessions that cannot be honoured.
-	retired := mustCompile(t, cookieBackend(eps(4), routetable.CookieAffinity{}), mustKeyRing(newKey), nil, Options{})
-	if d := retired.Pick(withCookie("STICKY", oldToken)); d.Outcome != OutcomeRebalanced {
+	// Step 3: the old key is retired; its cookies are no session, even under Strict.
+	retiredBackend := cookieBackend(eps(4), routetable.CookieAffinity{})
+	retiredBackend.Affinity.Fallback = routetable.Strict
+	retired := mustCompile(t, retiredBackend, mustKeyRing(newKey), nil, Options{})
+	if d := retired.Pick(withCookie("STICKY", oldToken)); d.Outcome != OutcomeNew || d.Cookie == nil {
 		t.Fatalf("retired key: %v", d.Outcome)
 	}
 }

@@ -29,9 +29,11 @@ func FuzzDecodeToken(f *testing.F) {
 	}
 	f.Add("")
 	f.Add("1.")
-	f.Add("1.AAAAAAAAAAAAAAAAAAAAAA")
-	f.Add("2.AAAAAAAAAAAAAAAAAAAAAA")
-	f.Add(strings.Repeat("\xff", 24))
+	kid := p.Endpoints()[0].Token[:4]
+	f.Add(kid + "AAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("1.AAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("2.AAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add(strings.Repeat("\xff", tokenLen))
 	f.Add(strings.Repeat("A", 4096))
 	f.Fuzz(func(t *testing.T, v string) {
 		if e := p.lookup(v); e != nil && issued[v] != e.ID {
