@@ -53,7 +53,7 @@ verify: $(CONTROLLER_GEN) ## gofmt, go vet, generated files up to date
 ## --- tests -----------------------------------------------------------------
 
 .PHONY: test
-test: verify test-unit test-fuzz test-integration ## every test: unit, fuzz, integration, end to end, chart
+test: verify test-unit test-fuzz test-integration test-e2e test-chart ## every test: unit, fuzz, integration, end to end, chart
 	@echo "make test: all suites passed"
 
 .PHONY: test-unit

@@ -40,8 +40,8 @@ type exchange struct {
 	// began is the endpoint whose in-flight count this request holds.
 	began  *affinity.Endpoint
 	failed bool // the upstream attempt failed (for passive health)
-	status   int
-	start    time.Time
+	status int
+	start  time.Time
 }
 
 type exchangeKey struct{}

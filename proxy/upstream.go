@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
 )
 
 // StatusClientClosedRequest is nginx's 499: the client left before the response.

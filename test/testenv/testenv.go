@@ -44,9 +44,11 @@ func Start() (*Environment, error) {
 	env.ControlPlane.Etcd = &envtest.Etcd{}
 	env.ControlPlane.Etcd.Configure().
 		Set("experimental-watch-progress-notify-interval", "1s")
-	// The API server's own endpoint reconciler would write a loopback address into the
-	// kubernetes Service's endpoints, which it then refuses; tests need neither.
+	// In a network namespace without a default route the API server cannot guess its
+	// advertise address, and its endpoint reconciler would publish a loopback address
+	// for the kubernetes Service, which the API refuses; tests need neither.
 	env.ControlPlane.GetAPIServer().Configure().
+		Set("advertise-address", "127.0.0.1").
 		Set("endpoint-reconciler-type", "none")
 	cfg, err := env.Start()
 	if err != nil {
