@@ -171,4 +171,6 @@ func ingress(t *testing.T, ns, name, host, svc string, annotations map[string]st
 	})
 }
 
-func nameOf(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+func nameOf(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
