@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
 )
 
 // StatusClientClosedRequest is nginx's 499: the client left before the response.
@@ -129,7 +131,10 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 		d := x.picker.Retry(&x.areq, failed)
 		x.backend.metrics.decision(d.Outcome)
 		if d.Endpoint == nil {
-			return nil, errStrictMiss
+			if d.Outcome == affinity.OutcomeStrictMiss {
+				return nil, errStrictMiss // 503: the session is kept for its endpoint
+			}
+			return nil, err // nowhere else to go: the connect failure stands (502)
 		}
 		x.decision = d
 		x.began = d.Endpoint

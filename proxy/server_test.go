@@ -1,0 +1,131 @@
+package proxy
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
+)
+
+func TestRoutingAndNotFound(t *testing.T) {
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	snap := &routetable.Snapshot{
+		VirtualHosts: []routetable.VirtualHost{{Host: "shop.test", Routes: []routetable.Route{
+			{Path: "/cart", PathType: routetable.PathPrefix, Backend: "ns/b:80"},
+			{Path: "/", PathType: routetable.PathPrefix, Backend: "ns/a:80"},
+		}}},
+		Backends: []routetable.Backend{
+			{Name: "ns/a:80", Endpoints: backendsOf(a)},
+			{Name: "ns/b:80", Endpoints: backendsOf(b)},
+		},
+	}
+	p := startProxy(t, snap)
+	cases := []struct {
+		host, path string
+		want       string
+		code       int
+	}{
+		{"shop.test", "/", "a", 200},
+		{"shop.test", "/cart/items", "b", 200},
+		{"shop.test", "/cartx", "a", 200},
+		{"SHOP.test:8080", "/cart", "b", 200},
+		{"other.test", "/", "", 404},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(http.MethodGet, p.httpURL+tc.path, nil)
+		req.Host = tc.host
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || resp.Header.Get("X-Server-Id") != tc.want {
+			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get("X-Server-Id"), tc.code, tc.want)
+		}
+	}
+}
+
+func TestNoSnapshotYetAnswers503(t *testing.T) {
+	p := startProxy(t, nil)
+	if p.Ready() {
+		t.Fatal("ready before any snapshot")
+	}
+	if code := p.get(t, "x").StatusCode; code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", code)
+	}
+}
+
+func TestCookieAffinityThroughProxy(t *testing.T) {
+	bs := []*testBackend{startBackend(t, "a", nil), startBackend(t, "b", nil), startBackend(t, "c", nil)}
+	p := startProxy(t, oneHost("shop.test", backendsOf(bs...), cookieAffinity()))
+	first := p.get(t, "shop.test")
+	ck := cookieOf(first, "STICKY")
+	if ck == nil {
+		t.Fatalf("no cookie: %v", first.Header["Set-Cookie"])
+	}
+	if !ck.HttpOnly || ck.Path != "/" || ck.SameSite != http.SameSiteLaxMode || ck.Secure {
+		t.Errorf("cookie attributes %q", first.Header.Get("Set-Cookie"))
+	}
+	if strings.Contains(ck.Value, "127.0.0.1") {
+		t.Errorf("cookie names an address: %q", ck.Value)
+	}
+	for i := 0; i < 10; i++ {
+		r := p.get(t, "shop.test", "Cookie", "STICKY="+ck.Value)
+		if r.Header.Get("X-Server-Id") != first.Header.Get("X-Server-Id") {
+			t.Fatalf("request %d moved to %s", i, r.Header.Get("X-Server-Id"))
+		}
+		if cookieOf(r, "STICKY") != nil {
+			t.Fatal("a hit re-sent the cookie")
+		}
+	}
+	// Forged and garbage cookies are a new session, never an error.
+	for _, v := range []string{"garbage", "1.AAAAAAAAAAAAAAAAAAAAAAAAAA", strings.Repeat("x", 4000), ""} {
+		r := p.get(t, "shop.test", "Cookie", "STICKY="+v)
+		if r.StatusCode != 200 || cookieOf(r, "STICKY") == nil {
+			t.Errorf("cookie %.20q: status %d, new cookie %v", v, r.StatusCode, cookieOf(r, "STICKY") != nil)
+		}
+	}
+}
+
+func TestForwardingHeadersAndTrustedProxies(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	snap := oneHost("shop.test", backendsOf(b), routetable.AffinityPolicy{SourceIP: &routetable.SourceIPAffinity{}})
+	t.Run("untrusted peer cannot spoof its address", func(t *testing.T) {
+		p := startProxy(t, snap)
+		r := p.get(t, "shop.test", "X-Forwarded-For", "203.0.113.9", "X-Real-IP", "203.0.113.9")
+		if got := r.Header.Get("X-Seen-Real-IP"); got != "127.0.0.1" {
+			t.Errorf("X-Real-IP %q, want the peer 127.0.0.1", got)
+		}
+		if got := r.Header.Get("X-Seen-XFF"); got != "127.0.0.1" {
+			t.Errorf("X-Forwarded-For %q, want only the peer", got)
+		}
+		if r.Header.Get("X-Seen-Proto") != "http" || r.Header.Get("X-Seen-Host") != "shop.test" {
+			t.Errorf("proto %q host %q", r.Header.Get("X-Seen-Proto"), r.Header.Get("X-Seen-Host"))
+		}
+	})
+	t.Run("trusted peer's chain is believed", func(t *testing.T) {
+		p := startProxy(t, snap, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+		r := p.get(t, "shop.test", "X-Forwarded-For", "198.51.100.7, 127.0.0.5")
+		if got := r.Header.Get("X-Seen-Real-IP"); got != "198.51.100.7" {
+			t.Errorf("X-Real-IP %q, want the first untrusted hop", got)
+		}
+		if got := r.Header.Get("X-Seen-XFF"); got != "198.51.100.7, 127.0.0.5, 127.0.0.1" {
+			t.Errorf("X-Forwarded-For %q", got)
+		}
+	})
+}
+
+func TestBadSnapshotKeepsServingTheOldOne(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	p := startProxy(t, oneHost("shop.test", backendsOf(a), routetable.AffinityPolicy{}))
+	bad := oneHost("shop.test", backendsOf(a), routetable.AffinityPolicy{})
+	bad.VirtualHosts[0].Routes[0].Backend = "no-such-backend"
+	if err := p.Update(bad); err == nil {
+		t.Fatal("a snapshot routing to a missing backend was accepted")
+	}
+	if r := p.get(t, "shop.test"); r.StatusCode != 200 {
+		t.Fatalf("old snapshot no longer served: %d", r.StatusCode)
+	}
+}

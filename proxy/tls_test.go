@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
+)
+
+// selfSigned makes a certificate for names, as a TLS Secret would hold it.
+func selfSigned(t *testing.T, names ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+func TestTLSBySNIWithDefaultCertificateAndHTTP2(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	snap := oneHost("secure.test", backendsOf(b), cookieAffinity())
+	snap.VirtualHosts = append(snap.VirtualHosts, routetable.VirtualHost{Host: "*.wild.test", Routes: snap.VirtualHosts[0].Routes})
+	certPEM, keyPEM := selfSigned(t, "secure.test")
+	wildPEM, wildKey := selfSigned(t, "*.wild.test")
+	snap.Certificates = []routetable.Certificate{
+		{Hosts: []string{"secure.test"}, Source: "ns/secure", CertPEM: certPEM, KeyPEM: keyPEM},
+		{Hosts: []string{"*.wild.test"}, Source: "ns/wild", CertPEM: wildPEM, KeyPEM: wildKey},
+	}
+	p := startProxy(t, snap)
+
+	for _, tc := range []struct{ sni, wantCN string }{
+		{"secure.test", "secure.test"},
+		{"a.wild.test", "*.wild.test"},
+		{"unknown.test", "sticky-ingress default certificate"},
+	} {
+		conn, err := tls.Dial("tcp", p.httpsAddr, &tls.Config{ServerName: tc.sni, InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sni, err)
+		}
+		state := conn.ConnectionState()
+		conn.Close()
+		if cn := state.PeerCertificates[0].Subject.CommonName; cn != tc.wantCN {
+			t.Errorf("SNI %s got certificate %q, want %q", tc.sni, cn, tc.wantCN)
+		}
+		if state.NegotiatedProtocol != "h2" {
+			t.Errorf("SNI %s negotiated %q, want h2", tc.sni, state.NegotiatedProtocol)
+		}
+	}
+
+	// A request over HTTP/2 gets a Secure cookie (Secure=Auto under TLS).
+	client := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true}}}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+p.httpsAddr+"/", nil)
+	req.Host = "secure.test"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("HTTP/%d status %d", resp.ProtoMajor, resp.StatusCode)
+	}
+	if ck := cookieOf(resp, "STICKY"); ck == nil || !ck.Secure {
+		t.Fatalf("cookie over TLS not Secure: %v", resp.Header["Set-Cookie"])
+	}
+	if resp.Header.Get("X-Seen-Proto") != "https" {
+		t.Errorf("X-Forwarded-Proto %q", resp.Header.Get("X-Seen-Proto"))
+	}
+}
