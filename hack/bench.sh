@@ -113,8 +113,10 @@ run_wrk() {
   if [[ "$p" == sticky ]]; then
     [[ "$scenario" == source-ip ]] && host=ip.bench || host=cookie.bench
   fi
+  local ip=127.0.0.1
+  [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
-    "http://127.0.0.1:$port/" >"$RUN/wrk.out" 2>&1 || true
+    "http://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ { r = $2 }

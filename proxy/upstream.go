@@ -46,7 +46,10 @@ func newUpstream(opts Options, s *Server) *upstream {
 		ModifyResponse: u.modifyResponse,
 		ErrorHandler:   u.errorHandler,
 		ErrorLog:       newServerErrorLog(opts.Logger),
-		FlushInterval:  -1, // stream: no buffering of server-sent events or chunked replies
+		// 0: a response is written in one go (one syscall for headers and a small body).
+		// Streams are still flushed at once: ReverseProxy flushes text/event-stream and
+		// responses of unknown length (ContentLength -1) immediately.
+		FlushInterval: 0,
 	}
 	return u
 }
