@@ -27,17 +27,11 @@ func stickTo(t *testing.T, u *user, c *controller, host string, n int, headers .
 }
 
 func TestCookieAffinity(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "cookie", 3)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{
+	host := deploy(t, shared, "cookie", 3, map[string]string{
 		"sticky-ingress.io/affinity":       "cookie",
 		"sticky-ingress.io/cookie-name":    "ROUTE",
 		"sticky-ingress.io/cookie-max-age": "1h",
-	})
-	routed(t, shared, host)
+	}).host
 
 	alice := newUser("198.18.10.1")
 	r := alice.get(t, shared, host, "/")
@@ -70,13 +64,7 @@ func TestCookieAffinity(t *testing.T) {
 }
 
 func TestSourceIPAffinity(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "srcip", 3)
-	service(t, ns, "app")
-	setEndpoints(t, ns, "app", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "app", host, "app", map[string]string{"sticky-ingress.io/affinity": "source-ip"})
-	routed(t, shared, host)
+	host := deploy(t, shared, "srcip", 3, map[string]string{"sticky-ingress.io/affinity": "source-ip"}).host
 
 	seen := map[string]bool{}
 	for i := 0; i < 12; i++ {
@@ -99,16 +87,10 @@ func TestSourceIPAffinity(t *testing.T) {
 }
 
 func TestHeaderAffinity(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "hdr", 3)
-	service(t, ns, "api")
-	setEndpoints(t, ns, "api", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "api", host, "api", map[string]string{
+	host := deploy(t, shared, "hdr", 3, map[string]string{
 		"sticky-ingress.io/affinity":    "header",
 		"sticky-ingress.io/hash-header": "X-User-Id",
-	})
-	routed(t, shared, host)
+	}).host
 
 	seen := map[string]bool{}
 	for i := 0; i < 12; i++ {
@@ -133,16 +115,10 @@ func TestHeaderAffinity(t *testing.T) {
 // TestNginxAnnotationsKeepStickiness: an Ingress written for ingress-nginx keeps its
 // cookie stickiness unchanged.
 func TestNginxAnnotationsKeepStickiness(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "nginx", 2)
-	service(t, ns, "legacy")
-	setEndpoints(t, ns, "legacy", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "legacy", host, "legacy", map[string]string{
+	host := deploy(t, shared, "nginx", 2, map[string]string{
 		"nginx.ingress.kubernetes.io/affinity":            "cookie",
 		"nginx.ingress.kubernetes.io/session-cookie-name": "INGRESSCOOKIE",
-	})
-	routed(t, shared, host)
+	}).host
 	u := newUser("198.18.40.1")
 	r := u.get(t, shared, host, "/")
 	found := false

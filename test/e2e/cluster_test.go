@@ -174,3 +174,23 @@ func ingress(t *testing.T, ns, name, host, svc string, annotations map[string]st
 func nameOf(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
 }
+
+// app is one test's application: a namespace, backends, a Service "web" whose
+// EndpointSlice lists them, and an Ingress for host routing to it.
+type app struct {
+	ns, host string
+	backends []*backend
+}
+
+// deploy creates an app with n backends and the Ingress annotations given, and waits
+// until c routes it.
+func deploy(t *testing.T, c *controller, prefix string, n int, annotations map[string]string) app {
+	t.Helper()
+	a := app{ns: namespace(t), backends: startBackends(t, prefix, n)}
+	a.host = a.ns + ".example.test"
+	service(t, a.ns, "web")
+	setEndpoints(t, a.ns, "web", ready(a.backends...)...)
+	ingress(t, a.ns, "web", a.host, "web", annotations)
+	routed(t, c, a.host)
+	return a
+}

@@ -44,13 +44,8 @@ func cookieValue(u *user, host, name string) string {
 }
 
 func TestPinnedEndpointRemovedRebalances(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "rebal", 3)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{"sticky-ingress.io/affinity": "cookie"})
-	routed(t, shared, host)
+	a := deploy(t, shared, "rebal", 3, map[string]string{"sticky-ingress.io/affinity": "cookie"})
+	ns, host, bs := a.ns, a.host, a.backends
 
 	u := newUser("198.18.50.1")
 	pinned := stickTo(t, u, shared, host, 3)
@@ -72,16 +67,11 @@ func TestPinnedEndpointRemovedRebalances(t *testing.T) {
 }
 
 func TestPinnedEndpointRemovedStrictAnswers503(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "strict", 2)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{
+	a := deploy(t, shared, "strict", 2, map[string]string{
 		"sticky-ingress.io/affinity": "cookie",
 		"sticky-ingress.io/fallback": "strict",
 	})
-	routed(t, shared, host)
+	ns, host, bs := a.ns, a.host, a.backends
 
 	u := newUser("198.18.51.1")
 	pinned := stickTo(t, u, shared, host, 3)
@@ -107,13 +97,8 @@ func TestPinnedEndpointRemovedStrictAnswers503(t *testing.T) {
 }
 
 func TestTerminatingEndpointDrains(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "drain", 3)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{"sticky-ingress.io/affinity": "cookie"})
-	routed(t, shared, host)
+	a := deploy(t, shared, "drain", 3, map[string]string{"sticky-ingress.io/affinity": "cookie"})
+	ns, host, bs := a.ns, a.host, a.backends
 
 	u := newUser("198.18.52.1")
 	pinned := stickTo(t, u, shared, host, 3)
@@ -137,20 +122,15 @@ func TestTerminatingEndpointDrains(t *testing.T) {
 }
 
 func TestStickyPolicyOverridesAnnotations(t *testing.T) {
-	ns := namespace(t)
-	bs := startBackends(t, "policy", 3)
-	service(t, ns, "cart")
-	setEndpoints(t, ns, "cart", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "cart", host, "cart", map[string]string{
+	a := deploy(t, shared, "policy", 3, map[string]string{
 		"sticky-ingress.io/affinity":    "cookie",
 		"sticky-ingress.io/cookie-name": "FROM_ANNOTATION",
 	})
-	routed(t, shared, host)
+	ns, host := a.ns, a.host
 	create(t, &stickyv1.StickyPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: ns},
 		Spec: stickyv1.StickyPolicySpec{
-			TargetRefs: []stickyv1.TargetRef{{Name: "cart"}},
+			TargetRefs: []stickyv1.TargetRef{{Name: "web"}},
 			Type:       stickyv1.AffinityCookie,
 			Cookie:     &stickyv1.CookiePolicy{Name: "CART"},
 		},

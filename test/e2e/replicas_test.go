@@ -20,13 +20,7 @@ func TestReplicasHonourEachOthersCookies(t *testing.T) {
 	}
 	defer second.stop()
 
-	ns := namespace(t)
-	bs := startBackends(t, "replica", 4)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{"sticky-ingress.io/affinity": "cookie"})
-	routed(t, shared, host)
+	host := deploy(t, shared, "replica", 4, map[string]string{"sticky-ingress.io/affinity": "cookie"}).host
 	routed(t, second, host)
 
 	for i := 0; i < 4; i++ {
@@ -52,13 +46,7 @@ func TestCookieKeyRotation(t *testing.T) {
 	}
 	defer c.stop()
 
-	ns := namespace(t)
-	bs := startBackends(t, "rotate", 3)
-	service(t, ns, "web")
-	setEndpoints(t, ns, "web", ready(bs...)...)
-	host := ns + ".example.test"
-	ingress(t, ns, "web", host, "web", map[string]string{"sticky-ingress.io/affinity": "cookie"})
-	routed(t, c, host)
+	host := deploy(t, c, "rotate", 3, map[string]string{"sticky-ingress.io/affinity": "cookie"}).host
 
 	u := newUser("198.18.61.1")
 	pinned := stickTo(t, u, c, host, 3)
