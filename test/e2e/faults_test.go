@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -63,4 +64,48 @@ func TestBackendKilledMidLoad(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSIGTERMDrains: on SIGTERM a replica reports not-ready at once but keeps serving
+// for --shutdown-delay (so load balancers stop sending), then finishes what is in
+// flight: no request sent to it fails.
+func TestSIGTERMDrains(t *testing.T) {
+	c, err := launchController("sigterm", "--cookie-key-file="+sharedKeyFile, "--shutdown-delay=1500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := deploy(t, c, "drainload", 2, map[string]string{"sticky-ingress.io/affinity": "cookie"})
+	u := newUser("198.18.91.1")
+	stickTo(t, u, c, a.host, 2)
+
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	eventually(t, time.Second, func() error {
+		resp, err := http.Get("http://" + c.healthAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return fmt.Errorf("still ready")
+		}
+		return nil
+	})
+	notReadyAfter := time.Since(start)
+	served := 0
+	for time.Since(start) < time.Second { // inside the shutdown delay
+		if r := u.get(t, c, a.host, "/"); r.status != http.StatusOK {
+			t.Fatalf("request during the shutdown delay: %d", r.status)
+		}
+		served++
+	}
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not exit after SIGTERM")
+	}
+	t.Logf("not ready %s after SIGTERM; %d requests served while draining; exited after %s",
+		notReadyAfter.Round(time.Millisecond), served, time.Since(start).Round(time.Millisecond))
 }
