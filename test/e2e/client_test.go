@@ -13,10 +13,14 @@ import (
 	"testing"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-type clientObject = client.Object
+type (
+	clientObject      = client.Object
+	networkingIngress = networkingv1.Ingress
+)
 
 // user is one HTTP client: its own source address and cookie jar.
 type user struct {

@@ -152,7 +152,11 @@ func ready(bs ...*backend) []endpointState {
 // ingress creates an Ingress of class sticky routing host (all paths) to svc:80.
 func ingress(t *testing.T, ns, name, host, svc string, annotations map[string]string) {
 	t.Helper()
-	create(t, &networkingv1.Ingress{
+	create(t, newIngress(ns, name, host, svc, annotations))
+}
+
+func newIngress(ns, name, host, svc string, annotations map[string]string) *networkingv1.Ingress {
+	return &networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: ptr.To("sticky"),
@@ -168,7 +172,7 @@ func ingress(t *testing.T, ns, name, host, svc string, annotations map[string]st
 				}},
 			}},
 		},
-	})
+	}
 }
 
 func nameOf(ns, name string) types.NamespacedName {

@@ -1,0 +1,145 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	stickyv1 "github.com/sticky-ingress/sticky-ingress/api/v1alpha1"
+)
+
+// TestChurnUnderLoad: sticky users keep hitting a stable app while a driver applies
+// about 100 changes a second through the API server — Ingresses added and removed,
+// the app's EndpointSlice scaled up and down with extra pods, a StickyPolicy on
+// another Service edited. No request to the stable app may fail, and no user pinned to
+// a pod that stayed may move. E2E_CHURN_SECONDS sets the length (default 15).
+func TestChurnUnderLoad(t *testing.T) {
+	seconds := 15
+	if v, err := strconv.Atoi(os.Getenv("E2E_CHURN_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	a := deploy(t, shared, "churn", 4, map[string]string{"sticky-ingress.io/affinity": "cookie"})
+	extra := startBackends(t, "churn-extra", 2)
+	other := deploy(t, shared, "churn-other", 2, nil)
+	create(t, &stickyv1.StickyPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "edited", Namespace: other.ns},
+		Spec: stickyv1.StickyPolicySpec{TargetRefs: []stickyv1.TargetRef{{Name: "web"}}, Type: stickyv1.AffinityCookie,
+			Cookie: &stickyv1.CookiePolicy{Name: "EDITED"}},
+	})
+
+	const users = 16
+	us := make([]*user, users)
+	pinned := make([]string, users)
+	for i := range us {
+		us[i] = newUser(fmt.Sprintf("198.18.95.%d", i+1))
+		pinned[i] = stickTo(t, us[i], shared, a.host, 2)
+	}
+
+	var requests, failures, moved, changes atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range us {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := us[i].try(shared, a.host, "/")
+				requests.Add(1)
+				switch {
+				case err != nil || r.status != http.StatusOK:
+					failures.Add(1)
+				case r.server != pinned[i]:
+					moved.Add(1)
+				}
+			}
+		}(i)
+	}
+
+	// Two drivers, each one change every 20ms: Ingresses come and go in one; the app
+	// scales and another Service's policy is edited in the other.
+	ctx := context.Background()
+	end := time.Now().Add(time.Duration(seconds) * time.Second)
+	driverErr := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; time.Now().Before(end); n++ {
+			<-tick.C
+			var err error
+			if n%2 == 0 { // an Ingress for another host appears
+				err = k8s.Create(ctx, newIngress(a.ns, fmt.Sprintf("tmp-%d", n), fmt.Sprintf("tmp-%d.example.test", n), "web", nil))
+			} else if n >= 9 { // and an older one goes
+				err = deleteIngress(ctx, a.ns, fmt.Sprintf("tmp-%d", n-9))
+			}
+			if err != nil {
+				driverErr <- fmt.Errorf("ingress change %d: %w", n, err)
+				return
+			}
+			changes.Add(1)
+		}
+		driverErr <- nil
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	for n := 0; time.Now().Before(end); n++ {
+		<-tick.C
+		if n%2 == 0 { // the app scales between 4 and 6 pods; the original 4 always stay
+			eps := ready(a.backends...)
+			if (n/2)%2 == 0 {
+				eps = append(eps, ready(extra...)...)
+			}
+			setEndpoints(t, a.ns, "web", eps...)
+		} else if err := editPolicy(ctx, other.ns, "edited", fmt.Sprintf("EDITED%d", n%7)); err != nil {
+			t.Fatalf("policy change %d: %v", n, err)
+		}
+		changes.Add(1)
+	}
+	tick.Stop()
+	if err := <-driverErr; err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	rate := float64(changes.Load()) / float64(seconds)
+	msg := fmt.Sprintf("churn for %ds: %d changes (%.0f/s), %d requests, %d failed, %d sessions moved off pods that stayed",
+		seconds, changes.Load(), rate, requests.Load(), failures.Load(), moved.Load())
+	t.Log(msg)
+	fmt.Println("e2e figure:", msg)
+	if failures.Load() != 0 || moved.Load() != 0 {
+		t.Fatal(msg)
+	}
+}
+
+func deleteIngress(ctx context.Context, ns, name string) error {
+	var ing networkingIngress
+	ing.Namespace, ing.Name = ns, name
+	return k8s.Delete(ctx, &ing)
+}
+
+// editPolicy changes the policy's cookie name, retrying when the controller's status
+// write got in between.
+func editPolicy(ctx context.Context, ns, name, cookie string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var p stickyv1.StickyPolicy
+		if err := k8s.Get(ctx, nameOf(ns, name), &p); err != nil {
+			return err
+		}
+		p.Spec.Cookie.Name = cookie
+		return k8s.Update(ctx, &p)
+	})
+}
