@@ -9,12 +9,16 @@ import (
 	"time"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
+	"github.com/sticky-ingress/sticky-ingress/proxy/clientip"
 )
 
-// connInfo is what the request path needs to know about the client connection.
+// connInfo is what the request path needs to know about the client connection,
+// worked out once per connection.
 type connInfo struct {
-	tls       bool
-	localPort string
+	tls bool
+	// portHeader is the X-Forwarded-Port value: shared by the connection's requests,
+	// and never appended to in place (its capacity is 1).
+	portHeader []string
 }
 
 type connInfoKey struct{}
@@ -22,27 +26,44 @@ type connInfoKey struct{}
 func withConnInfo(isTLS bool) func(context.Context, net.Conn) context.Context {
 	return func(ctx context.Context, c net.Conn) context.Context {
 		_, port, _ := net.SplitHostPort(c.LocalAddr().String())
-		return context.WithValue(ctx, connInfoKey{}, &connInfo{tls: isTLS, localPort: port})
+		return context.WithValue(ctx, connInfoKey{}, &connInfo{tls: isTLS, portHeader: []string{port}})
 	}
 }
 
 // exchange is one request's state, carried on its context from ServeHTTP through the
-// ReverseProxy's Rewrite, transport and hooks. Pooled: the hot path allocates none.
+// ReverseProxy's Rewrite, transport and hooks, which all run on the handler's
+// goroutine. Pooled: the request path allocates none.
 type exchange struct {
 	areq     affinity.Request
 	picker   affinity.Picker
 	backend  *backendInfo
-	host     string
+	route    *routeMetrics
 	decision affinity.Decision
-	clientIP netip.Addr
 	conn     *connInfo
-	retried  bool
-	// began is the endpoint whose in-flight count this request holds.
+	rw       statusWriter
+	start    time.Time
+
+	peer        netip.Addr
+	clientIP    netip.Addr
+	trustedPeer bool
+	// forwardedProto is the scheme a trusted proxy reports ("" = not reported).
+	forwardedProto string
+
+	retried bool
+	// began is the endpoint whose in-flight count this request holds; result is the
+	// attempt's verdict for passive health.
 	began  *affinity.Endpoint
-	failed bool // the upstream attempt failed (for passive health)
-	status int
-	start  time.Time
+	result attemptResult
 }
+
+// attemptResult is what an upstream attempt tells passive health.
+type attemptResult uint8
+
+const (
+	attemptOK      attemptResult = iota
+	attemptFailed                // the endpoint failed: counts towards ejection
+	attemptNeutral               // the client went away: says nothing about the endpoint
+)
 
 type exchangeKey struct{}
 
@@ -53,50 +74,117 @@ func exchangeFrom(ctx context.Context) *exchange {
 	return x
 }
 
+var (
+	bodyNoRoute    = []byte("no route for this host and path\n")
+	bodyNoSnapshot = []byte("no route table yet\n")
+	bodyNoEndpoint = []byte("no endpoint available for this session\n")
+)
+
 // ServeHTTP is the request path: snapshot → match → pick → proxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := s.current.Load()
 	if c == nil {
-		http.Error(w, "no route table yet", http.StatusServiceUnavailable)
+		plainError(w, http.StatusServiceUnavailable, bodyNoSnapshot)
 		return
 	}
 	route, bi, ok := c.matcher.Match(r.Host, r.URL.Path)
 	if !ok {
 		s.metrics.notFound.Inc()
-		http.Error(w, "no route for this host and path", http.StatusNotFound)
+		plainError(w, http.StatusNotFound, bodyNoRoute)
 		return
 	}
 	x := exchanges.Get().(*exchange)
-	defer func() { *x = exchange{}; exchanges.Put(x) }()
 	x.start = start
 	x.backend = &c.backends[bi]
 	x.picker = c.pickers[bi]
-	x.host = c.hostOf(route)
+	x.route = c.routeMetricsOf(route)
 	x.conn, _ = r.Context().Value(connInfoKey{}).(*connInfo)
-	x.clientIP = s.clientIP.resolve(r)
-	x.areq = affinity.Request{HTTP: r, ClientIP: x.clientIP, TLS: r.TLS != nil, RoutePath: "/"}
+	x.rw.ResponseWriter = w
+	s.resolveClient(x, r)
+	x.areq = affinity.Request{HTTP: r, ClientIP: x.clientIP, TLS: r.TLS != nil || x.forwardedProto == "https", RoutePath: "/"}
 	if route != nil {
 		x.areq.RoutePath = route.Path
 	}
+	// ReverseProxy turns a failed copy of the response body into a panic
+	// (http.ErrAbortHandler): the in-flight count, metrics and log are settled on the
+	// way out all the same.
+	defer func() {
+		if p := recover(); p != nil {
+			x.result = attemptFailed
+			if r.Context().Err() != nil {
+				x.result = attemptNeutral
+			}
+			s.finish(r, x)
+			panic(p)
+		}
+	}()
+
 	x.decision = x.picker.Pick(&x.areq)
 	x.backend.metrics.decision(x.decision.Outcome)
-	rw := &statusWriter{ResponseWriter: w}
 	if x.decision.Endpoint == nil {
-		// Strict fallback or nothing to serve: the session (cookie) is kept as it is.
-		rw.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = rw.Write([]byte("no endpoint available for this session\n"))
+		// Strict fallback or nothing to serve: 503, and the session's cookie is left
+		// as it is, so it resumes when its endpoint comes back.
+		plainError(&x.rw, http.StatusServiceUnavailable, bodyNoEndpoint)
 	} else {
-		s.upstream.proxy.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-		if x.began != nil {
-			x.began.State.End(!x.failed)
+		s.upstream.proxy.ServeHTTP(&x.rw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+	}
+	s.finish(r, x)
+}
+
+// finish settles a request: the endpoint's in-flight count and health, metrics and the
+// access log; then the exchange goes back to the pool.
+func (s *Server) finish(r *http.Request, x *exchange) {
+	if e := x.began; e != nil {
+		switch x.result {
+		case attemptOK:
+			e.State.End(true)
+		case attemptFailed:
+			e.State.End(false)
+		default:
+			e.State.Release()
 		}
 	}
-	s.metrics.observe(x, rw.code())
-	if s.opts.AccessLog != nil {
-		s.writeAccessLog(r, x, rw, time.Since(start))
+	code := x.rw.code()
+	if x.route != nil {
+		x.route.count(code)
+	}
+	if s.access.w != nil {
+		s.access.write(r, x, code, time.Since(x.start))
+	}
+	*x = exchange{}
+	exchanges.Put(x)
+}
+
+// resolveClient works out the client's address and whether the peer is a trusted
+// proxy, whose word on the original scheme is then taken too.
+func (s *Server) resolveClient(x *exchange, r *http.Request) {
+	x.peer = clientip.Peer(r.RemoteAddr)
+	x.clientIP = x.peer
+	if !s.clientIP.TrustsAnyone() || !s.clientIP.Trusted(x.peer) {
+		return
+	}
+	x.trustedPeer = true
+	x.clientIP = s.clientIP.ResolveFrom(x.peer, r.Header)
+	if v := r.Header["X-Forwarded-Proto"]; len(v) > 0 && (v[0] == "https" || v[0] == "http") {
+		x.forwardedProto = v[0]
 	}
 }
+
+// plainError writes a short text answer. Headers are assigned directly: these are
+// canonical keys, and Set would canonicalise them again.
+func plainError(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = textPlain
+	h["X-Content-Type-Options"] = noSniff
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	noSniff   = []string{"nosniff"}
+)
 
 // statusWriter remembers the status code and body size for metrics and the access log.
 type statusWriter struct {
@@ -105,8 +193,10 @@ type statusWriter struct {
 	bytes  int64
 }
 
+// WriteHeader records the first final status (1xx informational answers, such as 103
+// Early Hints, may precede it; 101 is final).
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)

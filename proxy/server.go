@@ -1,6 +1,10 @@
 // Package proxy is the data plane: an HTTP(S) reverse proxy that serves a
 // routetable.Snapshot, choosing endpoints through the affinity pickers. It imports no
 // Kubernetes package; the controller hands it snapshots through Update.
+//
+// Use: New, SetCookieKeys, then Update with every new route table, and Start (a
+// controller-runtime Runnable) or Serve on listeners of your own. Ready turns true
+// once a table is served.
 package proxy
 
 import (
@@ -20,32 +24,38 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
+	"github.com/sticky-ingress/sticky-ingress/proxy/clientip"
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
 // Options configure a Server. Zero values are sensible defaults.
 type Options struct {
-	HTTPAddr  string // "" = no HTTP listener
-	HTTPSAddr string // "" = no HTTPS listener
-	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP are believed.
+	HTTPAddr  string // "" = no HTTP listener (Start only)
+	HTTPSAddr string // "" = no HTTPS listener (Start only)
+	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP (the client's
+	// address) and X-Forwarded-Proto / -Host / -Port are believed.
 	TrustedProxies []netip.Prefix
 	// ProxyProtocol expects a PROXY protocol v1/v2 header on every connection.
 	ProxyProtocol bool
 
-	ReadHeaderTimeout             time.Duration // default 10s (slow clients)
-	IdleTimeout                   time.Duration // default 120s
+	ReadHeaderTimeout             time.Duration // default 10s: slowloris clients are cut off
+	IdleTimeout                   time.Duration // default 120s: idle client keep-alive
 	UpstreamConnectTimeout        time.Duration // default 5s
-	UpstreamResponseHeaderTimeout time.Duration // default 60s
-	MaxHeaderBytes                int           // default 64 KiB
+	UpstreamResponseHeaderTimeout time.Duration // default 60s; then 504
+	UpstreamMaxIdleConnsPerHost   int           // default 512
+	MaxHeaderBytes                int           // default 64 KiB; larger requests get 431
 	ShutdownTimeout               time.Duration // default 25s: in-flight requests get this long
 
-	// Health: consecutive failures that eject an endpoint, and for how long.
+	// Passive health: consecutive failed upstream attempts that eject an endpoint
+	// (0 = 5, negative = never), for how long the first time (0 = 10s), and the cap of
+	// the doubling for repeated ejections (0 = 5m). See the health policy in upstream.go.
 	FailureThreshold int
 	EjectionTime     time.Duration
+	MaxEjectionTime  time.Duration
 
 	Logger     logr.Logger
 	AccessLog  io.Writer             // nil = off; one JSON line per request
-	Registerer prometheus.Registerer // nil = metrics not registered
+	Registerer prometheus.Registerer // nil = metrics kept but not registered
 }
 
 func (o *Options) setDefaults() {
@@ -62,6 +72,9 @@ func (o *Options) setDefaults() {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
 	}
+	if o.UpstreamMaxIdleConnsPerHost <= 0 {
+		o.UpstreamMaxIdleConnsPerHost = 512
+	}
 }
 
 // Server serves the current snapshot. Safe for concurrent use.
@@ -72,130 +85,115 @@ type Server struct {
 	registry *affinity.Registry
 	upstream *upstream
 	certs    *certStore
-	clientIP clientIPResolver
+	clientIP clientip.Resolver
+	access   accessLog
 
 	// current is what requests load; compiled snapshots are immutable.
 	current atomic.Pointer[compiled]
-	// updateMu serialises compiles: affinity.CompileAll calls must not overlap.
+	// updateMu serialises compiles: affinity.CompileAll calls must not overlap, and
+	// snapshot and keys change together.
 	updateMu sync.Mutex
 	snapshot *routetable.Snapshot
 	keys     *affinity.KeyRing
 }
 
-// compiled is one snapshot made ready to serve.
-type compiled struct {
-	matcher  *routetable.Matcher
-	pickers  []affinity.Picker
-	backends []backendInfo
-	certs    *certIndex
-	// routeHosts names the virtual host of each route (the metrics' host label).
-	routeHosts map[*routetable.Route]string
-}
-
-// backendInfo is per-backend data the request path needs, resolved at compile time.
-type backendInfo struct {
-	name    string
-	metrics *backendMetrics
-}
-
-// New builds a server; it listens only when Start (or Serve) is called.
+// New builds a server; it listens only when Start (or Serve) is called. Set cookie
+// keys (SetCookieKeys) before the first Update.
 func New(opts Options) (*Server, error) {
 	opts.setDefaults()
-	s := &Server{opts: opts, log: opts.Logger, clientIP: clientIPResolver{trusted: opts.TrustedProxies}}
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		clientIP: clientip.New(opts.TrustedProxies),
+		access:   accessLog{w: opts.AccessLog},
+	}
 	s.metrics = newMetrics(opts.Registerer)
 	s.registry = affinity.NewRegistry(affinity.RegistryOptions{
 		FailureThreshold: opts.FailureThreshold,
 		EjectionTime:     opts.EjectionTime,
-		OnEject: func(id, addr string, d time.Duration) {
-			s.metrics.ejections.Inc()
-			s.log.Info("endpoint ejected after consecutive failures", "endpoint", id, "address", addr, "for", d.String())
-		},
+		MaxEjectionTime:  opts.MaxEjectionTime,
+		OnEject:          s.onEject,
 	})
 	s.upstream = newUpstream(opts, s)
 	certs, err := newCertStore()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("proxy: default certificate: %w", err)
 	}
 	s.certs = certs
 	return s, nil
 }
 
+// onEject counts and logs an ejection. It runs on the request path of the failure
+// that tipped the count, so it does one map read and no more.
+func (s *Server) onEject(id, addr string, d time.Duration) {
+	var backends []*backendMetrics
+	if c := s.current.Load(); c != nil {
+		backends = c.endpointBackends[endpointKey{id, addr}]
+	}
+	for _, b := range backends {
+		b.ejections.Inc()
+	}
+	s.log.Info("endpoint ejected after consecutive failures", "endpoint", id, "address", addr, "for", d.String())
+}
+
 // SetCookieKeys installs cookie keys (the first signs, all verify) and recompiles the
-// current snapshot with them.
+// current snapshot with them. On error the previous keys stay in force.
 func (s *Server) SetCookieKeys(keys [][]byte) error {
 	ring, err := affinity.NewKeyRing(keys)
 	if err != nil {
-		return err
+		return fmt.Errorf("proxy: cookie keys: %w", err)
 	}
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
-	old := s.keys
+	if s.snapshot != nil {
+		c, err := s.compile(s.snapshot, ring)
+		if err != nil {
+			return err
+		}
+		s.current.Store(c)
+	}
 	s.keys = ring
-	if s.snapshot == nil {
-		return nil
-	}
-	if err := s.compileLocked(s.snapshot); err != nil {
-		s.keys = old
-		return err
-	}
 	return nil
 }
 
-// Update compiles a snapshot and swaps it in. A snapshot that does not compile is
-// refused and the previous one keeps serving; requests in flight finish on the
-// snapshot they started with.
+// Update validates and compiles a snapshot (matcher, one picker per backend, TLS
+// certificates) and swaps it in. A snapshot that does not compile is refused with an
+// error and the previous one keeps serving; requests in flight finish on the snapshot
+// they started with. The snapshot must not be modified afterwards.
 func (s *Server) Update(snap *routetable.Snapshot) error {
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
-	if s.keys == nil {
-		return errors.New("proxy: no cookie keys set")
+	if snap == nil {
+		s.metrics.swaps.WithLabelValues("rejected").Inc()
+		return errors.New("proxy: nil route table")
 	}
-	if err := s.compileLocked(snap); err != nil {
+	if s.keys == nil {
+		s.metrics.swaps.WithLabelValues("rejected").Inc()
+		return errors.New("proxy: no cookie keys set (call SetCookieKeys first)")
+	}
+	c, err := s.compile(snap, s.keys)
+	if err != nil {
 		s.metrics.swaps.WithLabelValues("rejected").Inc()
 		return err
 	}
-	s.snapshot = snap
-	s.metrics.swaps.WithLabelValues("ok").Inc()
-	return nil
-}
-
-func (s *Server) compileLocked(snap *routetable.Snapshot) error {
-	m, err := routetable.Compile(snap)
-	if err != nil {
-		return fmt.Errorf("proxy: route table refused: %w", err)
-	}
-	pickers, err := affinity.CompileAll(snap, s.keys, s.registry, affinity.Options{})
-	if err != nil {
-		return fmt.Errorf("proxy: route table refused: %w", err)
-	}
-	certs, err := compileCerts(snap.Certificates, s.log)
-	if err != nil {
-		return fmt.Errorf("proxy: route table refused: %w", err)
-	}
-	c := &compiled{matcher: m, pickers: pickers, certs: certs, backends: make([]backendInfo, len(snap.Backends))}
-	for i := range snap.Backends {
-		name := snap.Backends[i].Name
-		c.backends[i] = backendInfo{name: name, metrics: s.metrics.forBackend(name)}
-	}
-	c.routeHosts = make(map[*routetable.Route]string)
-	for i := range snap.VirtualHosts {
-		vh := &snap.VirtualHosts[i]
-		for j := range vh.Routes {
-			c.routeHosts[&vh.Routes[j]] = vh.Host
-		}
-	}
 	s.current.Store(c)
+	s.snapshot = snap
+	s.metrics.swapped(snap, time.Now())
 	return nil
 }
 
 // Ready reports whether a snapshot is being served.
 func (s *Server) Ready() bool { return s.current.Load() != nil }
 
-// NeedLeaderElection: every replica serves traffic.
+// NeedLeaderElection tells controller-runtime that every replica serves traffic.
 func (s *Server) NeedLeaderElection() bool { return false }
 
-// Start listens on the configured addresses and serves until ctx ends, then shuts
-// down gracefully.
+// Start listens on Options.HTTPAddr and HTTPSAddr and serves until ctx ends, then
+// shuts down gracefully. With this signature the Server is a controller-runtime
+// Runnable.
 func (s *Server) Start(ctx context.Context) error {
 	var httpLn, httpsLn net.Listener
 	var err error
@@ -212,10 +210,16 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("proxy: HTTPS listener: %w", err)
 		}
 	}
+	if httpLn == nil && httpsLn == nil {
+		return errors.New("proxy: neither an HTTP nor an HTTPS address to listen on")
+	}
 	return s.Serve(ctx, httpLn, httpsLn)
 }
 
-// Serve serves on the given listeners (either may be nil) until ctx ends.
+// Serve serves plain HTTP on httpLn and HTTPS on httpsLn (either may be nil) until ctx
+// ends or a listener fails. It then stops accepting, lets in-flight requests finish
+// for up to Options.ShutdownTimeout, and closes what is left. The listeners are
+// closed on return.
 func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
 	errc := make(chan error, 2)
@@ -257,13 +261,24 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+		err = fmt.Errorf("proxy: listener failed: %w", err)
 	}
+	s.log.Info("shutting down: in-flight requests may finish", "timeout", s.opts.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	for _, srv := range servers {
-		if e := srv.Shutdown(shutdownCtx); e != nil && err == nil {
-			err = fmt.Errorf("proxy: graceful shutdown: %w", e)
-		}
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e := srv.Shutdown(shutdownCtx); e != nil {
+				// Out of time: cut the connections still open.
+				_ = srv.Close()
+				errs[i] = fmt.Errorf("proxy: graceful shutdown: %w", e)
+			}
+		}()
 	}
-	return err
+	wg.Wait()
+	return errors.Join(append([]error{err}, errs...)...)
 }

@@ -8,10 +8,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"fmt"
 	"math/big"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -20,9 +18,12 @@ import (
 )
 
 // certStore holds the default certificate (self-signed, made at start) served when no
-// snapshot certificate matches the SNI name.
+// snapshot certificate matches the SNI name, and the key pairs of the current
+// snapshot by content: parsing and checking a pair costs ~0.1 ms, and most snapshots
+// change no certificate.
 type certStore struct {
 	fallback *tls.Certificate
+	parsed   map[[32]byte]*tls.Certificate // guarded by Server.updateMu
 }
 
 func newCertStore() (*certStore, error) {
@@ -30,7 +31,10 @@ func newCertStore() (*certStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "sticky-ingress default certificate"},
@@ -44,7 +48,14 @@ func newCertStore() (*certStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &certStore{fallback: &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}, nil
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &certStore{
+		fallback: &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf},
+		parsed:   map[[32]byte]*tls.Certificate{},
+	}, nil
 }
 
 // certIndex maps SNI names to certificates for one snapshot.
@@ -53,41 +64,40 @@ type certIndex struct {
 	wildcard map[string]*tls.Certificate // keyed by the suffix after "*."
 }
 
-// parsedCerts remembers key pairs by content across snapshots: parsing and checking a
-// pair costs ~0.1 ms, and most snapshots change no certificate.
-var parsedCerts sync.Map // [32]byte -> *tls.Certificate
-
-func parseKeyPair(c routetable.Certificate) (*tls.Certificate, error) {
+func pairKey(c *routetable.Certificate) [32]byte {
 	h := sha256.New()
 	h.Write(c.CertPEM)
 	h.Write([]byte{0})
 	h.Write(c.KeyPEM)
 	var k [32]byte
 	h.Sum(k[:0])
-	if v, ok := parsedCerts.Load(k); ok {
-		return v.(*tls.Certificate), nil
-	}
-	pair, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
-	if err != nil {
-		return nil, err
-	}
-	parsedCerts.Store(k, &pair)
-	return &pair, nil
+	return k
 }
 
-// compileCerts indexes the snapshot's certificates. One that does not parse is left
-// out with a log line (its hosts get the default certificate) rather than refusing
-// the whole table: the translator already validated them, so this is defence only.
-func compileCerts(certs []routetable.Certificate, log logr.Logger) (*certIndex, error) {
+// compileCerts indexes the snapshot's certificates, reusing the pairs already parsed
+// for the previous snapshot and forgetting those no longer used. One that does not
+// parse is left out with a log line (its hosts get the default certificate) rather
+// than refusing the whole table: the translator already validated the Secrets, and a
+// table without one host's certificate serves everyone else. The first certificate
+// that names a host wins, as the snapshot is sorted. Callers hold Server.updateMu.
+func (cs *certStore) compile(certs []routetable.Certificate, log logr.Logger) *certIndex {
 	idx := &certIndex{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
-	for _, c := range certs {
-		pair, err := parseKeyPair(c)
-		if err != nil {
-			log.Error(err, "TLS certificate not usable; its hosts get the default certificate", "secret", c.Source)
-			continue
+	parsed := make(map[[32]byte]*tls.Certificate, len(certs))
+	for i := range certs {
+		c := &certs[i]
+		k := pairKey(c)
+		pair := cs.parsed[k]
+		if pair == nil {
+			p, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+			if err != nil {
+				log.Error(err, "TLS certificate not usable; its hosts get the default certificate", "secret", c.Source)
+				continue
+			}
+			pair = &p
 		}
+		parsed[k] = pair
 		for _, h := range c.Hosts {
-			h = strings.ToLower(h)
+			h = strings.ToLower(strings.TrimSuffix(h, "."))
 			if suffix, ok := strings.CutPrefix(h, "*."); ok {
 				if _, taken := idx.wildcard[suffix]; !taken {
 					idx.wildcard[suffix] = pair
@@ -97,7 +107,8 @@ func compileCerts(certs []routetable.Certificate, log logr.Logger) (*certIndex, 
 			}
 		}
 	}
-	return idx, nil
+	cs.parsed = parsed
+	return idx
 }
 
 func (idx *certIndex) lookup(name string) *tls.Certificate {
@@ -105,13 +116,16 @@ func (idx *certIndex) lookup(name string) *tls.Certificate {
 	if c := idx.exact[name]; c != nil {
 		return c
 	}
-	if _, suffix, ok := strings.Cut(name, "."); ok {
-		return idx.wildcard[suffix]
+	// A wildcard covers exactly one label, which must not be empty.
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return idx.wildcard[name[i+1:]]
 	}
 	return nil
 }
 
-// tlsConfig serves certificates by SNI from the current snapshot, HTTP/2 and HTTP/1.1.
+// tlsConfig serves certificates by SNI from the current snapshot (the default
+// certificate for other names, and for clients that send no SNI), and offers HTTP/2
+// and HTTP/1.1 by ALPN.
 func (s *Server) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -121,9 +135,6 @@ func (s *Server) tlsConfig() *tls.Config {
 				if cert := c.certs.lookup(hello.ServerName); cert != nil {
 					return cert, nil
 				}
-			}
-			if s.certs.fallback == nil {
-				return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
 			}
 			return s.certs.fallback, nil
 		},

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"net"
+	"net/http/httputil"
+	"net/netip"
+)
+
+// rewrite points the outbound request at the picked endpoint and sets the forwarding
+// headers. The upstream sees the client's Host, and:
+//
+//   - X-Forwarded-For: the peer's chain, when the peer is a trusted proxy, with the
+//     peer appended; otherwise the peer alone (a client's own header is dropped).
+//   - X-Forwarded-Proto, -Host, -Port: what a trusted proxy reported (it terminated
+//     the client's connection), else the scheme, Host and local port of ours.
+//   - X-Real-IP: the client address (see clientip.Resolver.Resolve).
+//
+// ReverseProxy has already removed incoming Forwarded and X-Forwarded-For/-Host/-Proto
+// headers before calling Rewrite; X-Real-IP and X-Forwarded-Port are removed here.
+func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeFrom(pr.In.Context())
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = x.decision.Endpoint.Address
+	out.Host = in.Host
+	h := out.Header
+	delete(h, "X-Real-Ip")
+	delete(h, "X-Forwarded-Port")
+	if x.trustedPeer {
+		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+			h["X-Forwarded-For"] = prior // SetXForwarded replaces it, never appends in place
+		}
+	}
+	pr.SetXForwarded()
+	if x.trustedPeer {
+		if x.forwardedProto != "" {
+			h["X-Forwarded-Proto"] = in.Header["X-Forwarded-Proto"][:1:1]
+		}
+		if v := in.Header["X-Forwarded-Host"]; len(v) > 0 && v[0] != "" {
+			h["X-Forwarded-Host"] = v[:1:1]
+		}
+		if v := in.Header["X-Forwarded-Port"]; len(v) > 0 && v[0] != "" {
+			h["X-Forwarded-Port"] = v[:1:1]
+		}
+	}
+	if _, ok := h["X-Forwarded-Port"]; !ok && x.conn != nil {
+		h["X-Forwarded-Port"] = x.conn.portHeader
+	}
+	if x.clientIP.IsValid() {
+		h["X-Real-Ip"] = []string{addrString(in.RemoteAddr, x.clientIP)}
+	}
+}
+
+// addrString formats a, reusing the text of remoteAddr ("ip:port") when it names a
+// as it is, which is the common case and allocates nothing.
+func addrString(remoteAddr string, a netip.Addr) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		if p, err := netip.ParseAddr(host); err == nil && p == a {
+			return host
+		}
+	}
+	return a.String()
+}

@@ -1,0 +1,72 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
+)
+
+// errStrictMiss: the pinned endpoint could not be reached and the backend's fallback
+// is Strict, so the request is not sent elsewhere (503, the session is kept).
+var errStrictMiss = errors.New("pinned endpoint unreachable and fallback is strict")
+
+// retryOnConnectFailure is the ReverseProxy's transport: it counts the attempt in the
+// endpoint's in-flight requests, times it, and retries a request once on another
+// endpoint when the connection to the picked one could not be made. Nothing was
+// sent then, so any request is safe to retry, even a POST: ReverseProxy hands the
+// transport a body whose Close does nothing, and a failed dial reads none of it. The
+// retry re-pins the session (the picker's Retry issues a new cookie) unless the
+// backend's fallback is Strict.
+type retryOnConnectFailure struct{ u *upstream }
+
+func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, error) {
+	x := exchangeFrom(req.Context())
+	if x == nil {
+		return t.u.transport.RoundTrip(req)
+	}
+	start := time.Now()
+	x.began = x.decision.Endpoint
+	x.began.State.Begin()
+	resp, err := t.u.transport.RoundTrip(req)
+	if err != nil && !x.retried && isConnectFailure(err) && req.Context().Err() == nil {
+		resp, err = t.retry(req, x, err)
+	}
+	x.backend.metrics.upstreamLatency.Observe(time.Since(start).Seconds())
+	return resp, err
+}
+
+func (t retryOnConnectFailure) retry(req *http.Request, x *exchange, cause error) (*http.Response, error) {
+	x.retried = true
+	failed := x.began
+	x.began = nil
+	failed.State.End(false) // passive health hears of the failed connection at once
+	d := x.picker.Retry(&x.areq, failed)
+	x.backend.metrics.decision(d.Outcome)
+	if d.Endpoint == nil {
+		if d.Outcome == affinity.OutcomeStrictMiss {
+			x.decision = d
+			return nil, errStrictMiss
+		}
+		return nil, cause // nowhere else to go: the connect failure stands (502)
+	}
+	x.decision = d
+	x.began = d.Endpoint
+	x.began.State.Begin()
+	again := req.Clone(req.Context())
+	again.URL.Host = d.Endpoint.Address
+	return t.u.transport.RoundTrip(again)
+}
+
+// isConnectFailure reports whether err means the connection could not be made, so
+// that not a byte of the request left.
+func isConnectFailure(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
