@@ -26,21 +26,25 @@ func TestNewSessionsSpreadEvenly(t *testing.T) {
 		backend *routetable.Backend
 		request func(i int) *Request
 		bound   float64
+		opts    Options
 	}{
-		{"cookie round-robin", cookieBackend(eps(10), routetable.CookieAffinity{}), func(int) *Request { return request() }, 1.02},
-		{"cookie least-request", withLB(cookieBackend(eps(10), routetable.CookieAffinity{}), routetable.LeastRequest), func(int) *Request { return request() }, 1.02},
-		{"no affinity round-robin", &routetable.Backend{Name: "b", Endpoints: eps(10)}, func(int) *Request { return request() }, 1.02},
+		{"cookie round-robin", cookieBackend(eps(10), routetable.CookieAffinity{}), func(int) *Request { return request() }, 1.02, Options{}},
+		{"cookie least-request", withLB(cookieBackend(eps(10), routetable.CookieAffinity{}), routetable.LeastRequest), func(int) *Request { return request() }, 1.02, Options{}},
+		{"no affinity round-robin", &routetable.Backend{Name: "b", Endpoints: eps(10)}, func(int) *Request { return request() }, 1.02, Options{}},
 		{"header hashing, random keys", headerBackend(eps(10), "X-User", ""), func(int) *Request {
 			return request("X-User", fmt.Sprintf("%016x", rand.Uint64()))
-		}, 1.10},
+		}, 1.10, Options{}},
 		{"source-ip hashing, random addresses", sourceIPBackend(eps(10), 32), func(int) *Request {
 			a := rand.Uint32()
 			return ipRequest(fmt.Sprintf("%d.%d.%d.%d", a>>24, a>>16&255, a>>8&255, a&255))
-		}, 1.10},
+		}, 1.10, Options{}},
+		{"header hashing in a Maglev table, random keys", headerBackend(eps(10), "X-User", ""), func(int) *Request {
+			return request("X-User", fmt.Sprintf("%016x", rand.Uint64()))
+		}, 1.10, hashingModes[1].opts},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := mustCompile(t, tc.backend, testKeys, nil, Options{})
+			p := mustCompile(t, tc.backend, testKeys, nil, tc.opts)
 			counts := map[string]int{}
 			for i := range keyCount {
 				d := p.Pick(tc.request(i))
@@ -66,53 +70,57 @@ func withLB(b *routetable.Backend, lb routetable.LoadBalance) *routetable.Backen
 }
 
 // TestBoundedLoadUnderSkew: with Zipf-distributed keys, plain Maglev piles the hot
-// keys' load on a few endpoints; a balance factor of 1.25 keeps every endpoint within
+// keys' load on a few endpoints (rendezvous too); a balance factor of 1.25 keeps every endpoint within
 // ceil(1.25 × mean) in-flight requests. Requests are never released, so in-flight
 // counts only grow (the hardest case for the bound).
 func TestBoundedLoadUnderSkew(t *testing.T) {
-	for _, factor := range []float64{0, 1.25} {
-		t.Run(fmt.Sprintf("factor %v", factor), func(t *testing.T) {
-			b := headerBackend(eps(10), "X-User", "")
-			b.Affinity.BalanceFactor = factor
-			p := mustCompile(t, b, nil, nil, Options{})
-			zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 10000)
-			outcomes := map[Outcome]int{}
-			const n = 20000
-			for range n {
-				d := p.Pick(request("X-User", fmt.Sprintf("user-%d", zipf.Uint64())))
-				d.Endpoint.State.Acquire()
-				outcomes[d.Outcome]++
-			}
-			var inFlight []int64
-			for _, e := range p.Endpoints() {
-				inFlight = append(inFlight, e.State.InFlight())
-			}
-			mean := float64(n) / 10
-			hi := slices.Max(inFlight)
-			t.Logf("in-flight per endpoint %v: max %d, mean %.0f, max/mean %.3f; outcomes hit %d rebalanced %d",
-				inFlight, hi, mean, float64(hi)/mean, outcomes[OutcomeHit], outcomes[OutcomeRebalanced])
-			if factor == 0 {
-				if float64(hi) <= math.Ceil(1.25*mean) {
-					t.Fatalf("the skewed keys did not overload an unbounded table (max %d): the test proves nothing", hi)
+	for _, m := range hashingModes {
+		for _, factor := range []float64{0, 1.25} {
+			t.Run(fmt.Sprintf("%s factor %v", m.name, factor), func(t *testing.T) {
+				b := headerBackend(eps(10), "X-User", "")
+				b.Affinity.BalanceFactor = factor
+				p := mustCompile(t, b, nil, nil, m.opts)
+				zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 1, 10000)
+				outcomes := map[Outcome]int{}
+				const n = 20000
+				for range n {
+					d := p.Pick(request("X-User", fmt.Sprintf("user-%d", zipf.Uint64())))
+					d.Endpoint.State.Acquire()
+					outcomes[d.Outcome]++
 				}
-				return
-			}
-			if limit := int64(math.Ceil(factor * mean)); hi > limit {
-				t.Fatalf("max in-flight %d exceeds ceil(%.2f × mean) = %d", hi, factor, limit)
-			}
-		})
+				var inFlight []int64
+				for _, e := range p.Endpoints() {
+					inFlight = append(inFlight, e.State.InFlight())
+				}
+				mean := float64(n) / 10
+				hi := slices.Max(inFlight)
+				t.Logf("in-flight per endpoint %v: max %d, mean %.0f, max/mean %.3f; outcomes hit %d rebalanced %d",
+					inFlight, hi, mean, float64(hi)/mean, outcomes[OutcomeHit], outcomes[OutcomeRebalanced])
+				if factor == 0 {
+					if float64(hi) <= math.Ceil(1.25*mean) {
+						t.Fatalf("the skewed keys did not overload an unbounded table (max %d): the test proves nothing", hi)
+					}
+					return
+				}
+				if limit := int64(math.Ceil(factor * mean)); hi > limit {
+					t.Fatalf("max in-flight %d exceeds ceil(%.2f × mean) = %d", hi, factor, limit)
+				}
+			})
+		}
 	}
 }
 
 func TestBoundedLoadLeavesIdleBackendAlone(t *testing.T) {
-	b := headerBackend(eps(4), "X-User", "")
-	b.Affinity.BalanceFactor = 1.25
-	p := mustCompile(t, b, nil, nil, Options{})
-	unbounded := mustCompile(t, headerBackend(eps(4), "X-User", ""), nil, nil, Options{})
-	for i := range 1000 {
-		r := request("X-User", fmt.Sprint(i))
-		if d, u := p.Pick(r), unbounded.Pick(r); d.Outcome != OutcomeHit || id(d) != id(u) {
-			t.Fatalf("key %d: %v %s, want the unbounded choice %s", i, d.Outcome, id(d), id(u))
+	for _, m := range hashingModes {
+		b := headerBackend(eps(4), "X-User", "")
+		b.Affinity.BalanceFactor = 1.25
+		p := mustCompile(t, b, nil, nil, m.opts)
+		unbounded := mustCompile(t, headerBackend(eps(4), "X-User", ""), nil, nil, m.opts)
+		for i := range 1000 {
+			r := request("X-User", fmt.Sprint(i))
+			if d, u := p.Pick(r), unbounded.Pick(r); d.Outcome != OutcomeHit || id(d) != id(u) {
+				t.Fatalf("%s: key %d: %v %s, want the unbounded choice %s", m.name, i, d.Outcome, id(d), id(u))
+			}
 		}
 	}
 }

@@ -89,6 +89,12 @@ func BenchmarkPick(b *testing.B) {
 		{"header", headerBackend(e, "X-User-Id", ""), Options{}, func(Picker) *Request {
 			return request("X-User-Id", "4f1c2a9e-5b7d-4c3e-9a1f-2b6d8e0c7a53")
 		}},
+		{"header/maglev", headerBackend(e, "X-User-Id", ""), Options{TableSize: 65521}, func(Picker) *Request {
+			return request("X-User-Id", "4f1c2a9e-5b7d-4c3e-9a1f-2b6d8e0c7a53")
+		}},
+		{"header/rendezvous-largest", headerBackend(eps(rendezvousMaxMembers), "X-User-Id", ""), Options{}, func(Picker) *Request {
+			return request("X-User-Id", "4f1c2a9e-5b7d-4c3e-9a1f-2b6d8e0c7a53")
+		}},
 		{"header/bounded-load", bounded, Options{}, func(Picker) *Request {
 			return request("X-User-Id", "4f1c2a9e-5b7d-4c3e-9a1f-2b6d8e0c7a53")
 		}},

@@ -13,6 +13,8 @@ const (
 	seedKey    = 0x9e3779b97f4a7c15 // request keys -> table slot
 	seedOffset = 0xc2b2ae3d27d4eb4f // Maglev permutation offset
 	seedSkip   = 0x165667b19e3779f9 // Maglev permutation skip
+
+	seedRendezvous = 0x94d049bb133111eb // rendezvous member seed
 )
 
 // fnv1a is FNV-1a 64 over s: byte at a time, stable across platforms.

@@ -9,24 +9,29 @@ import (
 
 // hashing is the consistent-hashing core shared by the source-IP and header pickers.
 //
-// The Maglev table holds the endpoints that serve or have served: Ready, Serving or
+// The members are the endpoints that serve or have served: Ready, Serving or
 // Terminating ones. An endpoint that is none of these is taken as not started yet and
 // kept out, so that a scale-up never refuses keys under Strict; when it becomes Ready
-// it enters the table and takes its ~1/n share of keys, as Maglev promises.
+// it becomes a member and takes its ~1/n share of keys.
 //
-// A key's endpoint is the table's choice ("pinned"). If that endpoint cannot serve
-// (ejected, not serving), Strict refuses the request and Rebalance walks the table
-// from the key's slot, with a stride derived from the key, to the first endpoint that
-// takes new requests: that endpoint depends only on the key and on which endpoints
-// are eligible, so replicas agree, and only the unavailable endpoint's keys move
-// (spread over all the others). With a balance factor, an endpoint at or over its cap
-// of ceil(factor × (in-flight + 1) × weight / total weight) also passes the key on
-// down its walk (OutcomeRebalanced), under Strict too: the bound is a choice the
-// operator made. Checking the cap sums the backend's in-flight counts, O(endpoints),
-// but only when the chosen endpoint is busy at all.
+// Up to rendezvousMaxMembers members of equal weight are hashed by rendezvous
+// (rendezvous.go); more, or weighted ones, by a Maglev table (maglev.go).
+//
+// A key's endpoint is the hash's choice ("pinned"). If that endpoint cannot serve
+// (ejected, not serving), Strict refuses the request and Rebalance walks on to the
+// first endpoint that takes new requests: the next highest rendezvous score, or in a
+// table the slots from the key's slot with a stride derived from the key. Either way
+// that endpoint depends only on the key and on which endpoints are eligible, so
+// replicas agree, and only the unavailable endpoint's keys move (spread over all the
+// others). With a balance factor, an endpoint at or over its cap of
+// ceil(factor × (in-flight + 1) × weight / total weight) also passes the key on down
+// its walk (OutcomeRebalanced), under Strict too: the bound is a choice the operator
+// made. Checking the cap sums the backend's in-flight counts, O(endpoints), but only
+// when the chosen endpoint is busy at all.
 type hashing struct {
 	*pool
-	members []int32 // indices into eps of the table's members, in ID order
+	members []int32  // indices into eps of the hashed members, in ID order
+	seeds   []uint64 // rendezvous seeds, index-aligned with members; nil with a table
 	tbl     *maglevTable
 	strict  bool
 	factor  float64
@@ -45,6 +50,13 @@ func newHashing(p *pool, a *routetable.AffinityPolicy, reg *Registry, opts Optio
 			ids = append(ids, e.ID)
 			weights = append(weights, e.Weight)
 		}
+	}
+	if opts.TableSize == 0 && useRendezvous(weights) {
+		h.seeds = make([]uint64, len(ids))
+		for i, id := range ids {
+			h.seeds[i] = rendezvousSeed(id)
+		}
+		return h, nil
 	}
 	size := opts.TableSize
 	if size == 0 {
@@ -73,20 +85,29 @@ func (h *hashing) at(s uint64) *Endpoint { return h.eps[h.members[h.tbl.owner(s)
 
 // pinned is the key's endpoint with every endpoint available (tests and Retry).
 func (h *hashing) pinned(key uint64) *Endpoint {
-	if h.tbl == nil {
-		return nil
+	e, _ := h.owner(key)
+	return e
+}
+
+// owner is the key's endpoint and, with a table, its slot; nil without members.
+func (h *hashing) owner(key uint64) (*Endpoint, uint64) {
+	switch {
+	case len(h.members) == 0:
+		return nil, 0
+	case h.tbl == nil:
+		return h.eps[h.members[h.rendezvousOwner(key)]], 0
 	}
-	return h.at(h.slot(key))
+	s := h.slot(key)
+	return h.at(s), s
 }
 
 // pickKey decides for a request that has a key. exclude is an endpoint that just
 // failed (Retry), nil on a first pick.
 func (h *hashing) pickKey(key uint64, exclude *Endpoint) Decision {
-	if h.tbl == nil {
+	e, s := h.owner(key)
+	if e == nil {
 		return Decision{Outcome: OutcomeNoEndpoint}
 	}
-	s := h.slot(key)
-	e := h.at(s)
 	var load loadCap
 	if ok, draining := keeps(e, exclude); ok {
 		switch {
@@ -104,11 +125,18 @@ func (h *hashing) pickKey(key uint64, exclude *Endpoint) Decision {
 	return Decision{Outcome: OutcomeNoEndpoint}
 }
 
-// walk finds the next endpoint along the key's walk of the table from slot s that takes new requests and
-// is under its load cap. Table ownership is interleaved, so a few steps suffice unless
-// most endpoints are unavailable; after a bounded walk a scan of the members (from a
-// key-derived start, so that it stays deterministic) decides.
+// walk finds the next endpoint along the key's walk that takes new requests and is
+// under its load cap: by rendezvous score, or in the table from slot s. Table
+// ownership is interleaved, so a few steps suffice unless most endpoints are
+// unavailable; after a bounded walk a scan of the members (from a key-derived start,
+// so that it stays deterministic) decides.
 func (h *hashing) walk(key, s uint64, exclude *Endpoint, load *loadCap) *Endpoint {
+	if h.tbl == nil {
+		if e := h.rendezvousWalk(key, exclude, load); e != nil {
+			return e
+		}
+		return h.pickNew(exclude)
+	}
 	size := uint64(h.tbl.size)
 	// Each key walks with its own stride (the size is prime, so any stride visits
 	// every slot): neighbouring slots' owners are correlated in a Maglev table, and a

@@ -175,42 +175,44 @@ func TestRegistrySharesStateAcrossSnapshots(t *testing.T) {
 }
 
 func TestRegistryForgetsUnusedState(t *testing.T) {
+	// "h" has enough members for a Maglev table, which the registry caches.
+	const n = rendezvousMaxMembers + 1
 	reg := NewRegistry(RegistryOptions{})
 	s1 := &routetable.Snapshot{Backends: []routetable.Backend{
-		{Name: "a", Endpoints: eps(10)},
-		{Name: "h", Endpoints: eps(4), Affinity: routetable.AffinityPolicy{Header: &routetable.HeaderAffinity{Name: "X"}}},
+		{Name: "a", Endpoints: eps(n)},
+		{Name: "h", Endpoints: eps(n), Affinity: routetable.AffinityPolicy{Header: &routetable.HeaderAffinity{Name: "X"}}},
 	}}
 	if _, err := CompileAll(s1, testKeys, reg, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if reg.Len() != 10 || len(reg.tables) != 1 {
-		t.Fatalf("%d states, %d tables; want 10 and 1", reg.Len(), len(reg.tables))
+	if reg.Len() != n || len(reg.tables) != 1 {
+		t.Fatalf("%d states, %d tables; want %d and 1", reg.Len(), len(reg.tables), n)
 	}
 	// Churn: every snapshot replaces the endpoints; the registry must not grow.
 	for gen := range 50 {
-		e := eps(10)
+		e := eps(n)
 		for i := range e {
 			e[i].ID = e[i].ID + "-" + string(rune('a'+gen%26)) + string(rune('a'+gen/26))
 		}
 		s := &routetable.Snapshot{Backends: []routetable.Backend{
 			{Name: "a", Endpoints: e},
-			{Name: "h", Endpoints: e[:4], Affinity: routetable.AffinityPolicy{Header: &routetable.HeaderAffinity{Name: "X"}}},
+			{Name: "h", Endpoints: e, Affinity: routetable.AffinityPolicy{Header: &routetable.HeaderAffinity{Name: "X"}}},
 		}}
 		if _, err := CompileAll(s, testKeys, reg, Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if reg.Len() != 10 || len(reg.tables) != 1 {
-		t.Fatalf("after churn: %d states, %d tables; want 10 and 1", reg.Len(), len(reg.tables))
+	if reg.Len() != n || len(reg.tables) != 1 {
+		t.Fatalf("after churn: %d states, %d tables; want %d and 1", reg.Len(), len(reg.tables), n)
 	}
 }
 
 func TestMaglevTableReusedAcrossSnapshots(t *testing.T) {
 	reg := NewRegistry(RegistryOptions{})
-	b := headerBackend(eps(6), "X", "")
+	b := headerBackend(eps(rendezvousMaxMembers+1), "X", "")
 	p1 := mustCompile(t, b, nil, reg, Options{}).(*headerPicker)
 	p2 := mustCompile(t, b, nil, reg, Options{}).(*headerPicker)
-	if p1.tbl != p2.tbl {
+	if p1.tbl == nil || p1.tbl != p2.tbl {
 		t.Fatal("an unchanged member list rebuilt its table")
 	}
 	b.Endpoints[2].Weight = 2

@@ -40,6 +40,16 @@ func headerBackend(endpoints []routetable.Endpoint, name string, src routetable.
 		Affinity: routetable.AffinityPolicy{Header: &routetable.HeaderAffinity{Name: name, Source: src}}}
 }
 
+// hashingModes are the two consistent-hashing schemes. Compile hashes 10 endpoints by
+// rendezvous; a TableSize forces a Maglev table, so both are held to the same bounds.
+var hashingModes = []struct {
+	name string
+	opts Options
+}{
+	{"rendezvous", Options{}},
+	{"maglev", Options{TableSize: 65521}},
+}
+
 var testKeys = mustKeyRing([]byte("test-signing-key-0123456789abcdef"))
 
 func mustKeyRing(keys ...[]byte) *KeyRing {
