@@ -18,7 +18,11 @@ var v2Signature = []byte("\r\n\r\n\x00\r\nQUIT\n")
 
 const (
 	v1MaxLen = 107 // the longest v1 line, CRLF included
-	v2MaxLen = 16 + 216
+	// v2MaxBody bounds the address block and its TLVs. The specification's
+	// addresses fill at most 216 bytes; load balancers append TLVs (AWS its VPC
+	// endpoint, others TLS details), so allow room for those but not for a header
+	// that would make every connection cost 64 KiB.
+	v2MaxBody = 2048
 )
 
 // ErrNoHeader: the stream does not start with a PROXY header.
@@ -64,21 +68,42 @@ func parseV1(r *bufio.Reader) (netip.AddrPort, error) {
 	if len(f) != 6 || (f[1] != "TCP4" && f[1] != "TCP6") {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: malformed v1 header %q", s)
 	}
-	src, err := netip.ParseAddr(f[2])
-	if err != nil || (f[1] == "TCP4") != src.Is4() {
+	v4 := f[1] == "TCP4"
+	src, ok := v1Addr(f[2], v4)
+	if !ok {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v1 source address %q", f[2])
 	}
-	if _, err := netip.ParseAddr(f[3]); err != nil {
+	if _, ok := v1Addr(f[3], v4); !ok {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v1 destination address %q", f[3])
 	}
-	port, err := strconv.ParseUint(f[4], 10, 16)
-	if err != nil || (len(f[4]) > 1 && f[4][0] == '0') {
+	port, ok := v1Port(f[4])
+	if !ok {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v1 source port %q", f[4])
 	}
-	if _, err := strconv.ParseUint(f[5], 10, 16); err != nil {
+	if _, ok := v1Port(f[5]); !ok {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v1 destination port %q", f[5])
 	}
-	return netip.AddrPortFrom(src, uint16(port)), nil
+	return netip.AddrPortFrom(src, port), nil
+}
+
+// v1Addr parses an address of the family the header names. Zones are refused: the
+// specification has none, and a zone would make one client several hash keys.
+func v1Addr(s string, v4 bool) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || a.Is4() != v4 {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// v1Port parses a decimal port without sign or leading zeros, as the specification
+// writes them.
+func v1Port(s string) (uint16, bool) {
+	if s == "" || (len(s) > 1 && s[0] == '0') || s[0] == '+' || s[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	return uint16(n), err == nil
 }
 
 func parseV2(r *bufio.Reader) (netip.AddrPort, error) {
@@ -91,7 +116,7 @@ func parseV2(r *bufio.Reader) (netip.AddrPort, error) {
 	if verCmd>>4 != 2 {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v2 version %d", verCmd>>4)
 	}
-	if n > v2MaxLen {
+	if n > v2MaxBody {
 		return netip.AddrPort{}, fmt.Errorf("proxyprotocol: v2 address block of %d bytes", n)
 	}
 	body := make([]byte, n)
