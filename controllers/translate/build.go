@@ -39,6 +39,8 @@ type builder struct {
 // Build translates the objects in in into a route table, the StickyPolicy conditions
 // and the Events they imply. It is pure and deterministic.
 func Build(in Inputs) Result {
+	in.Cache.beginBuild()
+	defer in.Cache.endBuild()
 	b := newBuilder(in)
 	b.selectIngresses()
 	b.resolvePolicies()

@@ -20,8 +20,9 @@ type endpointKey struct {
 // endpoints lists the endpoints of a Service port, from the EndpointSlices labelled
 // with the Service's name. Slices name their ports after the Service's ports (an
 // unnamed single port is ""), so the port is matched by name; its number in the slice
-// is the target port. The result is cached per build: every backend variant of a
-// Service port shares it (the snapshot is immutable).
+// is the target port. The result is cached per build, and across builds by
+// Inputs.Cache: every backend variant of a Service port shares it (the snapshot is
+// immutable).
 func (b *builder) endpoints(ref backendRef) []routetable.Endpoint {
 	if ref.svcPort == nil {
 		return nil
@@ -30,9 +31,18 @@ func (b *builder) endpoints(ref backendRef) []routetable.Endpoint {
 	if eps, ok := b.endpointCache[k]; ok {
 		return eps
 	}
-	eps := collectEndpoints(ref.svc, ref.svcPort.Name, b.slices[nsName{Namespace: ref.namespace, Name: ref.service}])
+	all := b.slices[nsName{Namespace: ref.namespace, Name: ref.service}]
+	eps := b.in.Cache.endpoints(k, primaryV6(ref.svc), all, func() []routetable.Endpoint {
+		return collectEndpoints(ref.svc, ref.svcPort.Name, all)
+	})
 	b.endpointCache[k] = eps
 	return eps
+}
+
+// primaryV6: the Service's primary IP family is IPv6 (its dual-stack Pods are reached
+// on their IPv6 address).
+func primaryV6(svc *corev1.Service) bool {
+	return len(svc.Spec.IPFamilies) > 0 && svc.Spec.IPFamilies[0] == corev1.IPv6Protocol
 }
 
 // collectEndpoints merges the slices' endpoints:
@@ -80,11 +90,11 @@ func collectEndpoints(svc *corev1.Service, portName string, all []*discoveryv1.E
 	if len(byAddr) == 0 {
 		return nil
 	}
-	primaryV6 := len(svc.Spec.IPFamilies) > 0 && svc.Spec.IPFamilies[0] == corev1.IPv6Protocol
+	v6 := primaryV6(svc)
 	byID := make(map[string]*routetable.Endpoint, len(byAddr))
 	for _, ep := range byAddr {
 		prev := byID[ep.ID]
-		if prev == nil || preferAddress(ep.Address, prev.Address, primaryV6) {
+		if prev == nil || preferAddress(ep.Address, prev.Address, v6) {
 			byID[ep.ID] = ep
 		}
 	}

@@ -41,7 +41,7 @@ func (b *builder) selectIngresses() {
 // annotation-derived affinity as a whole; the routes keep serving with the last valid
 // affinity when the caller kept one for this very Ingress (same UID), else with none.
 func (b *builder) annotate(ing *ingress) {
-	ing.ann = annotations.Parse(ing.obj.Annotations)
+	ing.ann = b.in.Cache.annotations(ing.key, ing.obj.Annotations)
 	ing.affinity = ing.ann.Affinity
 	if !ing.ann.Rejected() {
 		if len(ing.ann.Keys) > 0 {

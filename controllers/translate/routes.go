@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
@@ -92,12 +91,12 @@ func checkHost(host string) string {
 		return ""
 	}
 	if strings.HasPrefix(host, "*") {
-		if errs := validation.IsWildcardDNS1123Subdomain(host); len(errs) > 0 {
+		if !isWildcardSubdomain(host) {
 			return "is not a valid wildcard host (want *.example.com)"
 		}
 		return ""
 	}
-	if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 {
+	if !isSubdomain(host) {
 		return "is not a valid host name"
 	}
 	return ""

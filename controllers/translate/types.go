@@ -38,6 +38,10 @@ type Inputs struct {
 	// CertCache, when set, saves re-checking unchanged TLS Secrets on every build.
 	// Pass the same one each time; nil checks every Secret every time.
 	CertCache *CertCache
+	// Cache, when set, remembers endpoint lists and parsed annotations of unchanged
+	// objects from one build to the next. Pass the same one each time; nil redoes all
+	// the work every time. Results are the same either way.
+	Cache *Cache
 }
 
 // LastGood is an Ingress's last valid annotation-derived affinity.
