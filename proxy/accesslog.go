@@ -17,7 +17,8 @@ import (
 //	 "upstream":"10.0.0.7:8080","affinity":"hit","retried":true}
 //
 // endpoint and upstream are left out when no endpoint was picked; retried only
-// appears when a connect failure was retried. Lines are built by appending into
+// appears when a connect failure was retried; requests that no route matched (404)
+// or that came before the first route table (503) have no backend and no affinity. Lines are built by appending into
 // pooled buffers (no reflection, no allocation) and written whole under a lock, so
 // that lines from concurrent requests never interleave on a shared writer.
 type accessLog struct {
@@ -56,6 +57,9 @@ func appendAccessLine(b []byte, r *http.Request, x *exchange, status int, d time
 	b = strconv.AppendInt(b, x.rw.bytes, 10)
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', -1, 64)
+	if x.backend == nil { // no route (404) or no route table yet (503)
+		return append(b, "}\n"...)
+	}
 	b = append(b, `,"backend":`...)
 	b = appendJSONString(b, x.backend.name)
 	if ep := x.decision.Endpoint; ep != nil {

@@ -85,13 +85,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := s.current.Load()
 	if c == nil {
-		plainError(w, http.StatusServiceUnavailable, bodyNoSnapshot)
+		s.unrouted(w, r, start, http.StatusServiceUnavailable, bodyNoSnapshot)
 		return
 	}
 	route, bi, ok := c.matcher.Match(r.Host, r.URL.Path)
 	if !ok {
 		s.metrics.notFound.Inc()
-		plainError(w, http.StatusNotFound, bodyNoRoute)
+		s.unrouted(w, r, start, http.StatusNotFound, bodyNoRoute)
 		return
 	}
 	x := exchanges.Get().(*exchange)
@@ -154,6 +154,19 @@ func (s *Server) finish(r *http.Request, x *exchange) {
 	}
 	*x = exchange{}
 	exchanges.Put(x)
+}
+
+// unrouted answers a request that no backend serves, and logs it.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request, start time.Time, code int, body []byte) {
+	plainError(w, code, body)
+	if s.access.w != nil {
+		x := exchanges.Get().(*exchange)
+		s.resolveClient(x, r)
+		x.rw.bytes = int64(len(body))
+		s.access.write(r, x, code, time.Since(start))
+		*x = exchange{}
+		exchanges.Put(x)
+	}
 }
 
 // resolveClient works out the client's address and whether the peer is a trusted

@@ -74,7 +74,8 @@ func cookieAffinity() routetable.AffinityPolicy {
 type testProxy struct {
 	*Server
 	httpURL, httpsAddr string
-	stop               func()
+	stop               func()       // shut down; an error fails the test
+	shutdown           func() error // shut down and return Serve's error
 	reg                *prometheus.Registry
 }
 
@@ -110,15 +111,19 @@ func startProxy(t testing.TB, snap *routetable.Snapshot, mutate ...func(*Options
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, httpLn, httpsLn) }()
 	p := &testProxy{Server: s, httpURL: "http://" + httpLn.Addr().String(), httpsAddr: httpsLn.Addr().String(), reg: reg}
-	p.stop = func() {
+	p.shutdown = func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
+			return err
 		case <-time.After(10 * time.Second):
 			t.Error("proxy did not stop")
+			return nil
+		}
+	}
+	p.stop = func() {
+		if err := p.shutdown(); err != nil {
+			t.Errorf("serve: %v", err)
 		}
 	}
 	t.Cleanup(func() {

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,10 +19,11 @@ var errStrictMiss = errors.New("pinned endpoint unreachable and fallback is stri
 // retryOnConnectFailure is the ReverseProxy's transport: it counts the attempt in the
 // endpoint's in-flight requests, times it, and retries a request once on another
 // endpoint when the connection to the picked one could not be made. Nothing was
-// sent then, so any request is safe to retry, even a POST: ReverseProxy hands the
-// transport a body whose Close does nothing, and a failed dial reads none of it. The
-// retry re-pins the session (the picker's Retry issues a new cookie) unless the
-// backend's fallback is Strict.
+// sent then, so any request is safe to retry, even a POST: a failed dial reads none
+// of the body. The first attempt gets the body behind a guard whose Close does not
+// reach it (the transport closes the body of a request it fails), so the retry can
+// still send it. The retry re-pins the session (the picker's Retry issues a new
+// cookie) unless the backend's fallback is Strict.
 type retryOnConnectFailure struct{ u *upstream }
 
 func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -31,8 +34,15 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 	start := time.Now()
 	x.began = x.decision.Endpoint
 	x.began.State.Begin()
-	resp, err := t.u.transport.RoundTrip(req)
-	if err != nil && !x.retried && isConnectFailure(err) && req.Context().Err() == nil {
+	first, guard := req, (*bodyGuard)(nil)
+	if req.Body != nil && req.Body != http.NoBody {
+		guard = &bodyGuard{body: req.Body}
+		first = req.WithContext(req.Context()) // a shallow copy: the caller's request is not ours to change
+		first.Body = guard
+	}
+	resp, err := t.u.transport.RoundTrip(first)
+	if err != nil && !x.retried && isConnectFailure(err) && req.Context().Err() == nil &&
+		(guard == nil || !guard.touched.Load()) {
 		resp, err = t.retry(req, x, err)
 	}
 	x.backend.metrics.upstreamLatency.Observe(time.Since(start).Seconds())
@@ -60,6 +70,22 @@ func (t retryOnConnectFailure) retry(req *http.Request, x *exchange, cause error
 	again.URL.Host = d.Endpoint.Address
 	return t.u.transport.RoundTrip(again)
 }
+
+// bodyGuard passes reads through and keeps Close from the body, noting whether the
+// transport read from it at all.
+type bodyGuard struct {
+	body    io.ReadCloser
+	touched atomic.Bool
+}
+
+func (g *bodyGuard) Read(p []byte) (int, error) {
+	g.touched.Store(true)
+	return g.body.Read(p)
+}
+
+// Close does not close the body: ReverseProxy and the server close it when the
+// request is done.
+func (g *bodyGuard) Close() error { return nil }
 
 // isConnectFailure reports whether err means the connection could not be made, so
 // that not a byte of the request left.

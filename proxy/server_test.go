@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -10,40 +11,85 @@ import (
 )
 
 func TestRoutingAndNotFound(t *testing.T) {
-	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	a, b, w, any, dflt := startBackend(t, "a", nil), startBackend(t, "b", nil), startBackend(t, "wild", nil), startBackend(t, "any", nil), startBackend(t, "default", nil)
+	routes := func(rs ...routetable.Route) []routetable.Route { return rs }
 	snap := &routetable.Snapshot{
-		VirtualHosts: []routetable.VirtualHost{{Host: "shop.test", Routes: []routetable.Route{
-			{Path: "/cart", PathType: routetable.PathPrefix, Backend: "ns/b:80"},
-			{Path: "/", PathType: routetable.PathPrefix, Backend: "ns/a:80"},
-		}}},
+		VirtualHosts: []routetable.VirtualHost{
+			{Host: "shop.test", Routes: routes(
+				routetable.Route{Path: "/cart/checkout", PathType: routetable.PathExact, Backend: "ns/w:80"},
+				routetable.Route{Path: "/cart", PathType: routetable.PathPrefix, Backend: "ns/b:80"},
+				routetable.Route{Path: "/", PathType: routetable.PathPrefix, Backend: "ns/a:80"},
+			)},
+			{Host: "api.test", Routes: routes(routetable.Route{Path: "/v1", PathType: routetable.PathPrefix, Backend: "ns/b:80"})},
+			{Host: "*.wild.test", Routes: routes(routetable.Route{Path: "/", PathType: routetable.PathPrefix, Backend: "ns/w:80"})},
+		},
 		Backends: []routetable.Backend{
 			{Name: "ns/a:80", Endpoints: backendsOf(a)},
 			{Name: "ns/b:80", Endpoints: backendsOf(b)},
+			{Name: "ns/w:80", Endpoints: backendsOf(w)},
 		},
 	}
-	p := startProxy(t, snap)
-	cases := []struct {
-		host, path string
-		want       string
-		code       int
-	}{
-		{"shop.test", "/", "a", 200},
-		{"shop.test", "/cart/items", "b", 200},
-		{"shop.test", "/cartx", "a", 200},
-		{"SHOP.test:8080", "/cart", "b", 200},
-		{"other.test", "/", "", 404},
+	withDefault := func(s *routetable.Snapshot) *routetable.Snapshot {
+		c := *s
+		c.VirtualHosts = append(append([]routetable.VirtualHost{}, s.VirtualHosts...),
+			routetable.VirtualHost{Host: "", Routes: routes(routetable.Route{Path: "/any", PathType: routetable.PathPrefix, Backend: "ns/any:80"})})
+		c.Backends = append(append([]routetable.Backend{}, s.Backends...),
+			routetable.Backend{Name: "ns/any:80", Endpoints: backendsOf(any)},
+			routetable.Backend{Name: "ns/default:80", Endpoints: backendsOf(dflt)})
+		c.DefaultBackend = "ns/default:80"
+		return &c
 	}
-	for _, tc := range cases {
-		req, _ := http.NewRequest(http.MethodGet, p.httpURL+tc.path, nil)
-		req.Host = tc.host
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.code || resp.Header.Get("X-Server-Id") != tc.want {
-			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get("X-Server-Id"), tc.code, tc.want)
-		}
+	type req struct {
+		host, path string
+		want       string // the backend that answers; "" = 404
+	}
+	for _, tc := range []struct {
+		name string
+		snap *routetable.Snapshot
+		reqs []req
+	}{
+		{"hosts and paths, no default backend", snap, []req{
+			{"shop.test", "/", "a"},
+			{"shop.test", "/cart/items", "b"},
+			{"shop.test", "/cartx", "a"},
+			{"shop.test", "/cart/checkout", "wild"},
+			{"shop.test", "/cart/checkout/x", "b"},
+			{"SHOP.test:8080", "/cart", "b"},
+			{"shop.test.", "/cart", "b"},
+			{"x.wild.test", "/anything", "wild"},
+			{"a.b.wild.test", "/", ""},
+			{"wild.test", "/", ""},
+			{"api.test", "/v2", ""},
+			{"other.test", "/", ""},
+		}},
+		{"catch-all host and default backend", withDefault(snap), []req{
+			{"shop.test", "/", "a"},
+			{"other.test", "/any/thing", "any"},
+			{"other.test", "/", "default"},
+			{"api.test", "/v2", "default"}, // a host's unmatched path does not fall through to the catch-all
+			{"", "/any", "any"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, tc.snap)
+			for _, r := range tc.reqs {
+				req, _ := http.NewRequest(http.MethodGet, p.httpURL+r.path, nil)
+				req.Host = r.host
+				resp, err := http.DefaultTransport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				wantCode := http.StatusOK
+				if r.want == "" {
+					wantCode = http.StatusNotFound
+				}
+				if resp.StatusCode != wantCode || resp.Header.Get("X-Server-Id") != r.want {
+					t.Errorf("%s%s: %d from %q, want %d from %q", r.host, r.path, resp.StatusCode, resp.Header.Get("X-Server-Id"), wantCode, r.want)
+				}
+			}
+		})
 	}
 }
 

@@ -69,6 +69,7 @@ func TestTLSBySNIWithDefaultCertificateAndHTTP2(t *testing.T) {
 
 	// A request over HTTP/2 gets a Secure cookie (Secure=Auto under TLS).
 	client := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true}}}
+	defer client.CloseIdleConnections()
 	req, _ := http.NewRequest(http.MethodGet, "https://"+p.httpsAddr+"/", nil)
 	req.Host = "secure.test"
 	resp, err := client.Do(req)
@@ -85,5 +86,46 @@ func TestTLSBySNIWithDefaultCertificateAndHTTP2(t *testing.T) {
 	}
 	if resp.Header.Get("X-Seen-Proto") != "https" {
 		t.Errorf("X-Forwarded-Proto %q", resp.Header.Get("X-Seen-Proto"))
+	}
+}
+
+// TestCertificatesFollowTheTable: a renewed certificate is served from the swap on;
+// a client without SNI and a name two labels under a wildcard get the default one.
+func TestCertificatesFollowTheTable(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	snap := func(cn string) *routetable.Snapshot {
+		s := oneHost("secure.test", backendsOf(b), routetable.AffinityPolicy{})
+		certPEM, keyPEM := selfSigned(t, cn, "secure.test", "*.wild.test")
+		s.Certificates = []routetable.Certificate{{Hosts: []string{"*.wild.test", "secure.test"}, Source: "ns/secure", CertPEM: certPEM, KeyPEM: keyPEM}}
+		return s
+	}
+	p := startProxy(t, snap("first"))
+	cnFor := func(sni string) string {
+		conn, err := tls.Dial("tcp", p.httpsAddr, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("%q: %v", sni, err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	const dflt = "sticky-ingress default certificate"
+	for sni, want := range map[string]string{"secure.test": "first", "SECURE.test": "first", "x.wild.test": "first", "x.y.wild.test": dflt, "": dflt} {
+		if got := cnFor(sni); got != want {
+			t.Errorf("SNI %q: certificate %q, want %q", sni, got, want)
+		}
+	}
+	if err := p.Update(snap("renewed")); err != nil {
+		t.Fatal(err)
+	}
+	if got := cnFor("secure.test"); got != "renewed" {
+		t.Fatalf("after the swap: %q", got)
+	}
+	broken := snap("broken")
+	broken.Certificates[0].KeyPEM = []byte("not a key")
+	if err := p.Update(broken); err != nil {
+		t.Fatalf("a table with an unusable certificate was refused: %v", err)
+	}
+	if got := cnFor("secure.test"); got != dflt {
+		t.Fatalf("unusable certificate: %q served, want the default", got)
 	}
 }
