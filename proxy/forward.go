@@ -46,7 +46,11 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	if _, ok := h["X-Forwarded-Port"]; !ok && x.conn != nil {
 		h["X-Forwarded-Port"] = x.conn.portHeader
 	}
-	if x.clientIP.IsValid() {
+	switch {
+	case !x.clientIP.IsValid():
+	case x.clientIP == x.peer && x.conn != nil:
+		h["X-Real-Ip"] = x.conn.realIPHeader(in.RemoteAddr, x.peer)
+	default:
 		h["X-Real-Ip"] = []string{addrString(in.RemoteAddr, x.clientIP)}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
@@ -19,6 +20,22 @@ type connInfo struct {
 	// portHeader is the X-Forwarded-Port value: shared by the connection's requests,
 	// and never appended to in place (its capacity is 1).
 	portHeader []string
+	// peerHeader is the X-Real-IP value when the client is the peer itself, made on
+	// the connection's first request: not in ConnContext, which runs in the accept
+	// loop, where asking a PROXY-protocol connection for its address would wait for
+	// its header.
+	peerHeader atomic.Pointer[[]string]
+}
+
+// realIPHeader returns the X-Real-IP value for a, the connection's peer, made once
+// per connection.
+func (ci *connInfo) realIPHeader(remoteAddr string, a netip.Addr) []string {
+	if v := ci.peerHeader.Load(); v != nil && (*v)[0] == remoteAddr {
+		return (*v)[1:2:2]
+	}
+	v := []string{remoteAddr, addrString(remoteAddr, a)}
+	ci.peerHeader.Store(&v)
+	return v[1:2:2]
 }
 
 type connInfoKey struct{}
@@ -78,11 +95,18 @@ var (
 	bodyNoRoute    = []byte("no route for this host and path\n")
 	bodyNoSnapshot = []byte("no route table yet\n")
 	bodyNoEndpoint = []byte("no endpoint available for this session\n")
+	bodyConnect    = []byte("CONNECT is not supported\n")
 )
 
 // ServeHTTP is the request path: snapshot → match → pick → proxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.Method == http.MethodConnect {
+		// An ingress is no forward proxy; ReverseProxy would pass CONNECT on as if
+		// it were an ordinary request.
+		s.unrouted(w, r, start, http.StatusMethodNotAllowed, bodyConnect)
+		return
+	}
 	c := s.current.Load()
 	if c == nil {
 		s.unrouted(w, r, start, http.StatusServiceUnavailable, bodyNoSnapshot)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -54,5 +55,30 @@ func TestProxyProtocolSetsTheClientAddress(t *testing.T) {
 	if resp, err := send([]byte("PROXY TCP4 garbage\r\n")); err == nil {
 		resp.Body.Close()
 		t.Fatalf("a malformed PROXY header was served: %d", resp.StatusCode)
+	}
+}
+
+// TestProxyProtocolBeforeTLS: the PROXY header comes before the TLS handshake, and
+// the client it names is the one the request is attributed to.
+func TestProxyProtocolBeforeTLS(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	p := startProxy(t, oneHost("pp.test", backendsOf(b), routetable.AffinityPolicy{}),
+		func(o *Options) { o.ProxyProtocol = true; o.ReadHeaderTimeout = time.Second })
+	raw, err := net.Dial("tcp", p.httpsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_ = raw.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(raw, "PROXY TCP4 198.51.100.9 127.0.0.1 51000 443\r\n")
+	conn := tls.Client(raw, &tls.Config{ServerName: "pp.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: pp.test\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Seen-Real-IP"); got != "198.51.100.9" || resp.Header.Get("X-Seen-Proto") != "https" {
+		t.Fatalf("client %q proto %q", got, resp.Header.Get("X-Seen-Proto"))
 	}
 }

@@ -29,7 +29,7 @@ type retryOnConnectFailure struct{ u *upstream }
 func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, error) {
 	x := exchangeFrom(req.Context())
 	if x == nil {
-		return t.u.transport.RoundTrip(req)
+		return t.u.base.RoundTrip(req)
 	}
 	start := time.Now()
 	x.began = x.decision.Endpoint
@@ -40,7 +40,7 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 		first = req.WithContext(req.Context()) // a shallow copy: the caller's request is not ours to change
 		first.Body = guard
 	}
-	resp, err := t.u.transport.RoundTrip(first)
+	resp, err := t.u.base.RoundTrip(first)
 	if err != nil && !x.retried && isConnectFailure(err) && req.Context().Err() == nil &&
 		(guard == nil || !guard.touched.Load()) {
 		resp, err = t.retry(req, x, err)
@@ -68,7 +68,7 @@ func (t retryOnConnectFailure) retry(req *http.Request, x *exchange, cause error
 	x.began.State.Begin()
 	again := req.Clone(req.Context())
 	again.URL.Host = d.Endpoint.Address
-	return t.u.transport.RoundTrip(again)
+	return t.u.base.RoundTrip(again)
 }
 
 // bodyGuard passes reads through and keeps Close from the body, noting whether the

@@ -175,3 +175,21 @@ func TestBadSnapshotKeepsServingTheOldOne(t *testing.T) {
 		t.Fatalf("old snapshot no longer served: %d", r.StatusCode)
 	}
 }
+
+func TestConnectIsRefused(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	p := startProxy(t, &routetable.Snapshot{
+		VirtualHosts: []routetable.VirtualHost{{Host: "", Routes: []routetable.Route{{Path: "/", PathType: routetable.PathPrefix, Backend: "ns/a:80"}}}},
+		Backends:     []routetable.Backend{{Name: "ns/a:80", Endpoints: backendsOf(a)}},
+	})
+	req, _ := http.NewRequest(http.MethodConnect, p.httpURL, nil)
+	req.Host = a.endpoint().Address // even to a backend's own address
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+}

@@ -25,7 +25,9 @@ const StatusClientClosedRequest = 499
 type upstream struct {
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
-	server    *Server
+	// base sends requests upstream: the transport (tests may put a stand-in here).
+	base   http.RoundTripper
+	server *Server
 }
 
 func newUpstream(opts Options, s *Server) *upstream {
@@ -43,6 +45,7 @@ func newUpstream(opts Options, s *Server) *upstream {
 		ForceAttemptHTTP2:  false,
 		DisableCompression: true, // pass bodies through as they are
 	}
+	u.base = u.transport
 	u.proxy = &httputil.ReverseProxy{
 		Rewrite:        u.rewrite,
 		Transport:      retryOnConnectFailure{u},
