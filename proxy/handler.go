@@ -118,6 +118,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.unrouted(w, r, start, http.StatusNotFound, bodyNoRoute)
 		return
 	}
+	if isUpgrade(r) {
+		if t := s.tunnels.Load(); t != nil {
+			var done func()
+			r, done = t.track(r)
+			defer done()
+		}
+	}
 	x := exchanges.Get().(*exchange)
 	x.start = start
 	x.backend = &c.backends[bi]

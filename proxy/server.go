@@ -88,6 +88,9 @@ type Server struct {
 	clientIP clientip.Resolver
 	access   accessLog
 
+	// tunnels are the upgraded connections of the running Serve.
+	tunnels atomic.Pointer[tunnels]
+
 	// current is what requests load; compiled snapshots are immutable.
 	current atomic.Pointer[compiled]
 	// updateMu serialises compiles: affinity.CompileAll calls must not overlap, and
@@ -217,12 +220,14 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Serve serves plain HTTP on httpLn and HTTPS on httpsLn (either may be nil) until ctx
-// ends or a listener fails. It then stops accepting, lets in-flight requests finish
-// for up to Options.ShutdownTimeout, and closes what is left. The listeners are
-// closed on return.
+// ends or a listener fails. It then stops accepting, lets in-flight requests and
+// WebSocket tunnels finish for up to Options.ShutdownTimeout, and closes what is
+// left. The listeners are closed on return. Call it once per Server.
 func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
 	errc := make(chan error, 2)
+	tun := newTunnels()
+	s.tunnels.Store(tun)
 	serve := func(ln net.Listener, tlsConf *tls.Config) {
 		if s.opts.ProxyProtocol {
 			ln = newProxyProtocolListener(ln, s.opts.ReadHeaderTimeout, s.log)
@@ -280,5 +285,10 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 		}()
 	}
 	wg.Wait()
+	// No request can start now: wait for the WebSockets and other upgraded
+	// connections, which Shutdown leaves alone.
+	if tun.close(shutdownCtx) {
+		errs = append(errs, errors.New("proxy: graceful shutdown: upgraded connections (WebSockets) closed at the timeout"))
+	}
 	return errors.Join(append([]error{err}, errs...)...)
 }

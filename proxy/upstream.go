@@ -71,6 +71,10 @@ func (u *upstream) modifyResponse(resp *http.Response) error {
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		x.result = attemptFailed
+	case http.StatusSwitchingProtocols:
+		// ReverseProxy writes the 101 on the hijacked connection, past our
+		// ResponseWriter: record it here.
+		x.rw.status = http.StatusSwitchingProtocols
 	}
 	if ck := x.decision.Cookie; ck != nil {
 		resp.Header.Add("Set-Cookie", ck.String())
@@ -95,6 +99,9 @@ func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	}
 	if x != nil {
 		x.result = result
+		if x.rw.status == http.StatusSwitchingProtocols {
+			x.rw.status = 0 // the upgrade failed after all: the code below is the answer
+		}
 		if code != StatusClientClosedRequest {
 			ep := ""
 			if x.decision.Endpoint != nil {

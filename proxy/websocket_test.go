@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // wsBackend answers an Upgrade with 101 and then echoes lines, prefixed by its name.
@@ -83,5 +85,66 @@ func TestWebSocketUpgradeKeepsAffinity(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols || cookieOf(resp, "STICKY") == nil {
 		t.Fatalf("new upgrade: %d, cookies %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+	conn.Close()
+
+	// The tunnels are counted as 101s once they close, and hold no in-flight count.
+	waitInFlightZero(t, p, backendsOf(bs...)...)
+	deadline := time.Now().Add(3 * time.Second)
+	for testutil.ToFloat64(p.metrics.requests.WithLabelValues("ws.test", "ns/web:80", "101")) != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("101s counted: %v", testutil.ToFloat64(p.metrics.requests.WithLabelValues("ws.test", "ns/web:80", "101")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestShutdownWaitsForTunnelsThenClosesThem: an open WebSocket holds the shutdown up
+// to ShutdownTimeout and no longer; then both sides of the tunnel are closed.
+func TestShutdownWaitsForTunnelsThenClosesThem(t *testing.T) {
+	b := wsBackend(t, "a")
+	for _, tc := range []struct {
+		name        string
+		clientEnds  bool // the client closes the tunnel during the shutdown
+		wantErr     bool
+		minDuration time.Duration
+	}{
+		{"tunnel ends by itself", true, false, 0},
+		{"tunnel cut at the timeout", false, true, 400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, oneHost("ws.test", backendsOf(b), cookieAffinity()), func(o *Options) { o.ShutdownTimeout = 400 * time.Millisecond })
+			conn, err := net.Dial("tcp", strings.TrimPrefix(p.httpURL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprint(conn, "GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			br := bufio.NewReader(conn)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			begin := time.Now()
+			result := make(chan error, 1)
+			go func() { result <- p.shutdown() }()
+			// The tunnel still works while the shutdown waits.
+			fmt.Fprint(conn, "ping\n")
+			if line, err := br.ReadString('\n'); err != nil || line != "a:ping\n" {
+				t.Fatalf("tunnel during shutdown: %q %v", line, err)
+			}
+			if tc.clientEnds {
+				conn.Close()
+			} else if _, err := br.ReadString('\n'); err == nil {
+				t.Fatal("the tunnel was not closed at the timeout")
+			}
+			err = <-result
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("shutdown error %v, want error %v", err, tc.wantErr)
+			}
+			if d := time.Since(begin); d < tc.minDuration || d > 3*time.Second {
+				t.Fatalf("shutdown took %s", d)
+			}
+		})
 	}
 }
