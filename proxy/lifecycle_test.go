@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
@@ -44,6 +45,15 @@ func TestStart(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Start did not return after its context ended")
+	}
+
+	// A registry that already has the proxy's metrics is an error, not a panic.
+	reg := prometheus.NewRegistry()
+	if _, err := New(Options{Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Registerer: reg}); err == nil {
+		t.Fatal("metrics registered twice without an error")
 	}
 
 	// A busy address is an error, not a hang.

@@ -58,7 +58,7 @@ type routeMetrics struct {
 	codes         atomic.Pointer[map[int]prometheus.Counter] // copy on write: a pair sees few codes
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sticky_ingress_requests_total",
@@ -100,9 +100,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.swaps.WithLabelValues("ok")
 	m.swaps.WithLabelValues("rejected")
 	if reg != nil {
-		reg.MustRegister(m.requests, m.upstreamLatency, m.decisions, m.ejections, m.swaps, m.notFound, m.lastSwap, m.objects)
+		for _, c := range []prometheus.Collector{m.requests, m.upstreamLatency, m.decisions, m.ejections, m.swaps, m.notFound, m.lastSwap, m.objects} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return m
+	return m, nil
 }
 
 // forBackend returns the backend's children, made once per backend name.

@@ -113,7 +113,11 @@ func New(opts Options) (*Server, error) {
 		clientIP: clientip.New(opts.TrustedProxies),
 		access:   accessLog{w: opts.AccessLog},
 	}
-	s.metrics = newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+	}
+	s.metrics = m
 	s.registry = affinity.NewRegistry(affinity.RegistryOptions{
 		FailureThreshold: opts.FailureThreshold,
 		EjectionTime:     opts.EjectionTime,
@@ -130,7 +134,7 @@ func New(opts Options) (*Server, error) {
 }
 
 // onEject counts and logs an ejection. It runs on the request path of the failure
-// that tipped the count, so it does one map read and no more.
+// that tipped the count: a map read, a counter per backend and a log line.
 func (s *Server) onEject(id, addr string, d time.Duration) {
 	var backends []*backendMetrics
 	if c := s.current.Load(); c != nil {
