@@ -27,6 +27,8 @@ type backendRef struct {
 type use struct {
 	ing     *ingress
 	ref     backendRef
+	seq     int    // collection order, which breaks ties between uses of one Ingress
+	base    string // ref.name(), once computed
 	backend string
 }
 
@@ -95,27 +97,47 @@ func (r backendRef) name() string { return r.namespace + "/" + r.service + ":" +
 // is used with different affinities, every variant is named "ns/svc:port@ns/ingress"
 // after the oldest Ingress using it, so no variant looks like the default one.
 func (b *builder) materializeBackends() []routetable.Backend {
-	groups := map[string][]*use{}
-	for _, r := range b.routes {
-		groups[r.use.ref.name()] = append(groups[r.use.ref.name()], r.use)
+	// Grouped by one sort on (base name, Ingress age, collection order) rather than a
+	// map of groups: it allocates nothing per group, and each group comes out in the
+	// order that decides its variants' names.
+	uses := make([]*use, 0, len(b.routes)+1)
+	for i := range b.routes {
+		uses = append(uses, &b.routes[i].use)
 	}
 	if b.dflt != nil {
-		groups[b.dflt.ref.name()] = append(groups[b.dflt.ref.name()], b.dflt)
+		b.dflt.seq = len(b.routes)
+		uses = append(uses, b.dflt)
 	}
-	names := make([]string, 0, len(groups))
-	for n := range groups {
-		names = append(names, n)
+	for _, u := range uses {
+		u.base = u.ref.name()
 	}
-	slices.Sort(names)
+	slices.SortFunc(uses, func(x, y *use) int {
+		return cmp.Or(strings.Compare(x.base, y.base), cmp.Compare(x.ing.rank, y.ing.rank), cmp.Compare(x.seq, y.seq))
+	})
 
-	var out []routetable.Backend
-	for _, base := range names {
-		uses := groups[base]
-		slices.SortStableFunc(uses, func(x, y *use) int { return cmp.Compare(x.ing.rank, y.ing.rank) })
-		ref := uses[0].ref
+	type variant struct {
+		key   affinityKey
+		first *ingress
+		aff   annotations.Affinity
+		name  string
+	}
+	var (
+		variants []variant // of the current group; reused
+		which    []int     // variant of each use of the current group; reused
+	)
+	out := make([]routetable.Backend, 0, len(uses))
+	for start := 0; start < len(uses); {
+		end := start + 1
+		for end < len(uses) && uses[end].base == uses[start].base {
+			end++
+		}
+		group, base := uses[start:end], uses[start].base
+		start = end
+
+		ref := group[0].ref
 		eps := b.endpoints(ref)
 		if pol := b.policyFor(ref); pol != nil {
-			for _, u := range uses {
+			for _, u := range group {
 				u.backend = base
 				if len(u.ing.ann.Keys) > 0 {
 					b.ev.normal(KindIngress, u.ing.key, ReasonAnnotationOverridden,
@@ -126,35 +148,30 @@ func (b *builder) materializeBackends() []routetable.Backend {
 			out = append(out, newBackend(base, eps, pol.affinity))
 			continue
 		}
-		type variant struct {
-			first *ingress
-			aff   annotations.Affinity
-			uses  []*use
-		}
-		var variants []*variant
-		byKey := map[affinityKey]*variant{}
-		for _, u := range uses {
+		// Variants are few (usually one): a linear search beats a map per group.
+		variants, which = variants[:0], which[:0]
+		for _, u := range group {
 			k := keyOf(u.ing.affinity)
-			v := byKey[k]
-			if v == nil {
-				v = &variant{first: u.ing, aff: u.ing.affinity}
-				byKey[k] = v
-				variants = append(variants, v)
+			j := slices.IndexFunc(variants, func(v variant) bool { return v.key == k })
+			if j < 0 {
+				j = len(variants)
+				variants = append(variants, variant{key: k, first: u.ing, aff: u.ing.affinity, name: base})
 			}
-			v.uses = append(v.uses, u)
+			which = append(which, j)
+		}
+		if len(variants) > 1 {
+			for j := range variants {
+				variants[j].name = base + "@" + variants[j].first.source()
+			}
+		}
+		for i, u := range group {
+			u.backend = variants[which[i]].name
 		}
 		for _, v := range variants {
-			name := base
-			if len(variants) > 1 {
-				name = base + "@" + v.first.source()
-			}
-			for _, u := range v.uses {
-				u.backend = name
-			}
-			out = append(out, newBackend(name, eps, v.aff))
+			out = append(out, newBackend(v.name, eps, v.aff))
 		}
 	}
-	slices.SortFunc(out, func(x, y routetable.Backend) int { return cmp.Compare(x.Name, y.Name) })
+	slices.SortFunc(out, func(x, y routetable.Backend) int { return strings.Compare(x.Name, y.Name) })
 	return out
 }
 

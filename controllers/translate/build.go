@@ -3,6 +3,7 @@ package translate
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -28,7 +29,7 @@ type builder struct {
 	served   []*ingress // our class, oldest first
 	policies policyIndex
 	statuses []PolicyStatus
-	routes   []*pendingRoute
+	routes   []pendingRoute
 	dflt     *use // the default backend's use, if any
 	lastGood map[nsName]LastGood
 
@@ -61,6 +62,9 @@ func Build(in Inputs) Result {
 		PolicyStatuses: b.statuses,
 		Events:         b.ev.sorted(),
 		LastGood:       b.lastGood,
+	}
+	if len(b.served) > 0 {
+		res.IngressesServed = make([]types.NamespacedName, 0, len(b.served))
 	}
 	for _, ing := range b.served {
 		res.IngressesServed = append(res.IngressesServed, ing.key)
@@ -111,9 +115,11 @@ func olderFirst(a, b *metav1.ObjectMeta) int {
 	if c := a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time); c != 0 {
 		return c
 	}
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 }
 
+// compareNames orders by namespace, then name. (strings.Compare rather than
+// cmp.Compare, which compares strings twice: these sorts see 10k names a build.)
 func compareNames(a, b nsName) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 }

@@ -45,8 +45,11 @@ type sliceVersion struct{ name, resourceVersion string }
 type endpointsEntry struct {
 	gen       uint64
 	primaryV6 bool
-	slices    []sliceVersion
-	eps       []routetable.Endpoint
+	// volatile: collected from a slice without a resourceVersion, good for this
+	// build only (its backends share it) and dropped at its end.
+	volatile bool
+	slices   []sliceVersion
+	eps      []routetable.Endpoint
 }
 
 type annotationsEntry struct {
@@ -70,7 +73,7 @@ func (c *Cache) endBuild() {
 		return
 	}
 	for k, e := range c.eps {
-		if e.gen != c.gen {
+		if e.gen != c.gen || e.volatile {
 			delete(c.eps, k)
 		}
 	}
@@ -83,27 +86,29 @@ func (c *Cache) endBuild() {
 }
 
 // endpoints returns the cached endpoint list of k when the slices are the ones it was
-// collected from, else collect's result (remembered when the slices allow it).
+// collected from, else collect's result, remembered for later builds when every slice
+// has a resourceVersion and for this one only otherwise.
 func (c *Cache) endpoints(k endpointKey, primaryV6 bool, all []*discoveryv1.EndpointSlice,
 	collect func() []routetable.Endpoint) []routetable.Endpoint {
-	if c == nil {
-		return collect()
-	}
-	if e := c.eps[k]; e != nil && e.primaryV6 == primaryV6 && sameSlices(e.slices, all) {
+	e := c.eps[k]
+	switch {
+	case e == nil:
+	case e.gen == c.gen:
+		return e.eps // another backend of this build asked already
+	case !e.volatile && e.primaryV6 == primaryV6 && sameSlices(e.slices, all):
 		e.gen = c.gen
 		return e.eps
 	}
-	eps := collect()
-	versions := make([]sliceVersion, len(all))
+	e = &endpointsEntry{gen: c.gen, primaryV6: primaryV6, eps: collect(), slices: make([]sliceVersion, len(all))}
 	for i, s := range all {
 		if s.ResourceVersion == "" {
-			delete(c.eps, k)
-			return eps
+			e.volatile, e.slices = true, nil
+			break
 		}
-		versions[i] = sliceVersion{name: s.Name, resourceVersion: s.ResourceVersion}
+		e.slices[i] = sliceVersion{name: s.Name, resourceVersion: s.ResourceVersion}
 	}
-	c.eps[k] = &endpointsEntry{gen: c.gen, primaryV6: primaryV6, slices: versions, eps: eps}
-	return eps
+	c.eps[k] = e
+	return e.eps
 }
 
 // sameSlices reports whether all are the slices of versions, in any order. Services

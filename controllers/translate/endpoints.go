@@ -28,13 +28,15 @@ func (b *builder) endpoints(ref backendRef) []routetable.Endpoint {
 		return nil
 	}
 	k := endpointKey{namespace: ref.namespace, service: ref.service, portName: ref.svcPort.Name}
+	all := b.slices[nsName{Namespace: ref.namespace, Name: ref.service}]
+	collect := func() []routetable.Endpoint { return collectEndpoints(ref.svc, ref.svcPort.Name, all) }
+	if b.in.Cache != nil {
+		return b.in.Cache.endpoints(k, primaryV6(ref.svc), all, collect)
+	}
 	if eps, ok := b.endpointCache[k]; ok {
 		return eps
 	}
-	all := b.slices[nsName{Namespace: ref.namespace, Name: ref.service}]
-	eps := b.in.Cache.endpoints(k, primaryV6(ref.svc), all, func() []routetable.Endpoint {
-		return collectEndpoints(ref.svc, ref.svcPort.Name, all)
-	})
+	eps := collect()
 	b.endpointCache[k] = eps
 	return eps
 }

@@ -13,13 +13,14 @@ import (
 type ingress struct {
 	obj  *networkingv1.Ingress
 	key  nsName
-	rank int // position oldest-first: route and conflict order
+	src  string // "namespace/name", the Source of its routes
+	rank int    // position oldest-first: route and conflict order
 	ann  annotations.Result
 	// affinity its backends get when no StickyPolicy targets them.
 	affinity annotations.Affinity
 }
 
-func (ing *ingress) source() string { return ing.key.String() }
+func (ing *ingress) source() string { return ing.src }
 
 // selectIngresses keeps the Ingresses of our class, oldest first, and decides the
 // affinity their annotations give.
@@ -27,7 +28,8 @@ func (b *builder) selectIngresses() {
 	for i := range b.in.Ingresses {
 		obj := &b.in.Ingresses[i]
 		if b.isOurs(obj) {
-			b.served = append(b.served, &ingress{obj: obj, key: nsName{Namespace: obj.Namespace, Name: obj.Name}})
+			key := nsName{Namespace: obj.Namespace, Name: obj.Name}
+			b.served = append(b.served, &ingress{obj: obj, key: key, src: key.String()})
 		}
 	}
 	slices.SortFunc(b.served, func(x, y *ingress) int { return olderFirst(&x.obj.ObjectMeta, &y.obj.ObjectMeta) })

@@ -17,7 +17,7 @@ type pendingRoute struct {
 	host  string
 	route routetable.Route
 	ing   *ingress
-	use   *use
+	use   use
 }
 
 type routeKey struct {
@@ -30,7 +30,18 @@ type routeKey struct {
 // Ingress gets a Warning. Routes that merely overlap (/foo Prefix and /foo Exact, or
 // /foo and /foo/) are all kept: the proxy's order decides, as Kubernetes specifies.
 func (b *builder) collectRoutes() {
-	owner := map[routeKey]*ingress{}
+	// Sized for every path: growing a map or slice of 10k entries allocates and
+	// copies it several times.
+	n := 0
+	for _, ing := range b.served {
+		for _, rule := range ing.obj.Spec.Rules {
+			if rule.HTTP != nil {
+				n += len(rule.HTTP.Paths)
+			}
+		}
+	}
+	owner := make(map[routeKey]*ingress, n)
+	b.routes = make([]pendingRoute, 0, n)
 	for _, ing := range b.served {
 		for _, rule := range ing.obj.Spec.Rules {
 			host := strings.ToLower(rule.Host)
@@ -56,12 +67,11 @@ func (b *builder) collectRoutes() {
 					continue
 				}
 				owner[k] = ing
-				u := &use{ing: ing, ref: ref}
-				b.routes = append(b.routes, &pendingRoute{
+				b.routes = append(b.routes, pendingRoute{
 					host:  host,
 					route: routetable.Route{Path: path, PathType: pathType, Source: ing.source()},
 					ing:   ing,
-					use:   u,
+					use:   use{ing: ing, ref: ref, seq: len(b.routes)},
 				})
 			}
 		}
@@ -152,32 +162,44 @@ func (b *builder) pathOf(ing *ingress, host string, p networkingv1.HTTPIngressPa
 // count its trailing slashes, because Kubernetes matches /foo/ like /foo: for a request
 // of /foo, Exact /foo must come before Prefix /foo/ ("Exact beats Prefix").
 func (b *builder) virtualHosts() []routetable.VirtualHost {
-	byHost := map[string][]*pendingRoute{}
-	for _, r := range b.routes {
-		byHost[r.host] = append(byHost[r.host], r)
+	// One sort of all routes by host and then precedence, cut into hosts: no map of
+	// hosts, and one array holds every host's routes.
+	rs := make([]*pendingRoute, len(b.routes))
+	for i := range b.routes {
+		rs[i] = &b.routes[i]
 	}
-	hosts := make([]string, 0, len(byHost))
-	for h := range byHost {
-		hosts = append(hosts, h)
-	}
-	slices.SortFunc(hosts, compareHosts)
-	vhosts := make([]routetable.VirtualHost, 0, len(hosts))
-	for _, h := range hosts {
-		rs := byHost[h]
-		slices.SortFunc(rs, func(x, y *pendingRoute) int {
-			return cmp.Or(
-				-cmp.Compare(matchLen(x.route), matchLen(y.route)),
-				cmp.Compare(pathTypeRank(x.route.PathType), pathTypeRank(y.route.PathType)),
-				cmp.Compare(x.ing.rank, y.ing.rank),
-				cmp.Compare(x.route.Path, y.route.Path),
-			)
-		})
-		vh := routetable.VirtualHost{Host: h, Routes: make([]routetable.Route, len(rs))}
-		for i, r := range rs {
-			vh.Routes[i] = r.route
-			vh.Routes[i].Backend = r.use.backend
+	slices.SortFunc(rs, func(x, y *pendingRoute) int {
+		if x.host != y.host {
+			return compareHosts(x.host, y.host)
 		}
-		vhosts = append(vhosts, vh)
+		return cmp.Or(
+			-cmp.Compare(matchLen(x.route), matchLen(y.route)),
+			cmp.Compare(pathTypeRank(x.route.PathType), pathTypeRank(y.route.PathType)),
+			cmp.Compare(x.ing.rank, y.ing.rank),
+			strings.Compare(x.route.Path, y.route.Path),
+		)
+	})
+	routes := make([]routetable.Route, len(rs))
+	for i, r := range rs {
+		routes[i] = r.route
+		routes[i].Backend = r.use.backend
+	}
+	n := 0
+	for i := range rs {
+		if i == 0 || rs[i].host != rs[i-1].host {
+			n++
+		}
+	}
+	vhosts := make([]routetable.VirtualHost, 0, n)
+	for start := 0; start < len(rs); {
+		end := start + 1
+		for end < len(rs) && rs[end].host == rs[start].host {
+			end++
+		}
+		// A full slice expression, so that appending to one host's routes could never
+		// write into the next host's.
+		vhosts = append(vhosts, routetable.VirtualHost{Host: rs[start].host, Routes: routes[start:end:end]})
+		start = end
 	}
 	return vhosts
 }
@@ -193,7 +215,7 @@ func hostGroup(h string) int {
 }
 
 func compareHosts(a, b string) int {
-	return cmp.Or(cmp.Compare(hostGroup(a), hostGroup(b)), cmp.Compare(a, b))
+	return cmp.Or(cmp.Compare(hostGroup(a), hostGroup(b)), strings.Compare(a, b))
 }
 
 func pathTypeRank(t routetable.PathType) int {

@@ -24,7 +24,7 @@ type Options struct {
 
 	// known holds every token of the snapshot (set by CompileAll): a well-formed cookie
 	// that belongs to another backend is then "no session" rather than "gone".
-	known map[string]struct{}
+	known *tokenIndex
 }
 
 // Compile builds the picker of one backend. keys is needed for cookie affinity only.
@@ -73,38 +73,101 @@ func Compile(b *routetable.Backend, keys *KeyRing, reg *Registry, opts Options) 
 
 // CompileAll compiles every backend of s, index-aligned with s.Backends (so the
 // backend index that routetable.Matcher.Match returns selects the picker), and then
-// lets reg forget the endpoints and tables that s no longer uses. On error nothing is
-// retained or forgotten: the caller keeps serving its previous pickers.
+// lets reg forget the endpoints and tables that s no longer uses. The pickers of
+// backends unchanged since the previous CompileAll on reg are reused (reuse.go). On
+// error nothing is retained or forgotten: the caller keeps serving its previous
+// pickers. Calls on one registry take turns.
 func CompileAll(s *routetable.Snapshot, keys *KeyRing, reg *Registry, opts Options) ([]Picker, error) {
 	if reg == nil {
 		reg = NewRegistry(RegistryOptions{})
 	}
-	if keys != nil {
-		// Only cookie backends ever issued a token.
-		for i := range s.Backends {
-			if s.Backends[i].Affinity.Cookie == nil {
-				continue
-			}
-			if opts.known == nil {
-				opts.known = make(map[string]struct{})
-			}
-			for j := range s.Backends[i].Endpoints {
-				e := &s.Backends[i].Endpoints[j]
-				for _, t := range reg.State(e.ID, e.Address).tokensFor(keys) {
-					opts.known[t] = struct{}{}
-				}
-			}
-		}
+	reg.compileMu.Lock()
+	defer reg.compileMu.Unlock()
+	cfg := compileConfig{keys: keys, slidingCookies: opts.SlidingCookies, tableSize: opts.TableSize}
+	// A clock cannot be compared, so a caller that sets one (tests) gets fresh pickers.
+	reuse := opts.Now == nil && reg.compiled != nil && reg.config == cfg
+	for _, c := range reg.compiled {
+		c.kept = false
 	}
+	opts.known = nil // set below, once every cookie picker is known
+
 	out := make([]Picker, len(s.Backends))
+	entries := make([]*compiledBackend, len(s.Backends))
+	var (
+		fresh       []Picker // compiled now: their endpoints' states gain a reference
+		cookies     []int    // indices of cookie backends
+		tokensMoved = !reuse // whether the snapshot's token set may differ from the last
+		keptCookies int
+	)
 	for i := range s.Backends {
-		p, err := Compile(&s.Backends[i], keys, reg, opts)
-		if err != nil {
-			return nil, err
+		b := &s.Backends[i]
+		k := keyOfBackend(b)
+		var c *compiledBackend
+		if reuse {
+			c = reg.previousPicker(b, k)
 		}
-		out[i] = p
+		if c != nil {
+			c.kept = true
+			if c.cookie != nil {
+				keptCookies++
+			}
+		} else {
+			p, err := Compile(b, keys, reg, opts)
+			if err != nil {
+				return nil, err
+			}
+			c = &compiledBackend{endpoints: b.Endpoints, policy: k, picker: p, fresh: true}
+			c.cookie, _ = p.(*cookiePicker)
+			fresh = append(fresh, p)
+			tokensMoved = tokensMoved || c.cookie != nil
+		}
+		if c.cookie != nil {
+			cookies = append(cookies, i)
+		}
+		out[i], entries[i] = c.picker, c
 	}
-	reg.Retain(out)
+
+	// Only cookie backends ever issued a token; the set is rebuilt only when one of
+	// them was added, changed or removed.
+	known := reg.known
+	if tokensMoved || keptCookies != reg.cookieBackends {
+		known = nil
+		if keys != nil && len(cookies) > 0 {
+			known = newTokenIndex(s, cookies, out, keys)
+		}
+	}
+	for _, i := range cookies {
+		c := entries[i]
+		switch {
+		case c.cookie.known == known:
+		case c.fresh:
+			c.cookie.known = known // not served yet
+		default:
+			// The previous snapshot still serves the reused picker: copy, not write.
+			cp := *c.cookie
+			cp.known = known
+			c2 := *c
+			c2.picker, c2.cookie = &cp, &cp
+			entries[i], out[i] = &c2, &cp
+		}
+	}
+
+	next := make(map[string]*compiledBackend, len(entries))
+	for i, c := range entries {
+		c.fresh = false
+		next[s.Backends[i].Name] = c
+	}
+	switch {
+	case len(next) != len(entries):
+		// Duplicate names (an unvalidated snapshot): nothing to reuse by name next time.
+		reg.retainAll(out)
+		next = nil
+	case reuse:
+		reg.retainChanged(fresh, reg.compiled, out)
+	default:
+		reg.retainAll(out)
+	}
+	reg.compiled, reg.config, reg.known, reg.cookieBackends = next, cfg, known, len(cookies)
 	return out, nil
 }
 

@@ -30,7 +30,7 @@ type cookiePicker struct {
 	strict  bool
 	byToken map[string]int32
 	keys    *KeyRing
-	known   map[string]struct{}
+	known   *tokenIndex
 	now     func() time.Time
 	sliding bool
 }
@@ -79,8 +79,7 @@ func (p *cookiePicker) session(r *Request) (idx int, value string, gone bool) {
 			return int(i), v, false
 		}
 		if !gone && wellFormed(v) && p.keys.signedHere(v) {
-			_, elsewhere := p.known[v]
-			gone = !elsewhere
+			gone = !p.known.has(v)
 		}
 	}
 }

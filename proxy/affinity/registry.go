@@ -41,6 +41,16 @@ type Registry struct {
 	mu     sync.Mutex
 	states map[stateKey]*EndpointState
 	tables map[tableKey]*maglevTable // Maglev tables by content, reused across snapshots
+	// created lists the states made since the last retain: those no picker took up
+	// are forgotten by the next one.
+	created []*EndpointState
+
+	// What the last CompileAll compiled (reuse.go), under compileMu.
+	compileMu      sync.Mutex
+	compiled       map[string]*compiledBackend // by backend name; nil: none to reuse
+	config         compileConfig
+	known          *tokenIndex
+	cookieBackends int
 }
 
 type stateKey struct{ id, address string }
@@ -66,43 +76,98 @@ func (r *Registry) State(id, address string) *EndpointState {
 	if s == nil {
 		s = &EndpointState{id: id, address: address, health: &r.health}
 		r.states[k] = s
+		r.created = append(r.created, s)
 	}
 	return s
 }
 
 // Retain forgets every state and table that none of pickers uses. Call it after a
-// snapshot's pickers are compiled and swapped in (CompileAll does). Requests still
+// snapshot's pickers are compiled and swapped in (CompileAll does as much). Requests still
 // running on an older snapshot keep their *EndpointState; it is merely no longer shared.
-// It returns how many states were forgotten.
+// It returns how many states were forgotten. The next CompileAll compiles every
+// backend anew, since pickers it would reuse may have lost their states.
 func (r *Registry) Retain(pickers []Picker) int {
-	live := make(map[*EndpointState]bool)
-	tables := make(map[*maglevTable]bool)
-	for _, p := range pickers {
-		if p == nil {
-			continue
-		}
-		for _, e := range p.Endpoints() {
-			live[e.State] = true
-		}
-		if h, ok := p.(interface{ table() *maglevTable }); ok {
-			tables[h.table()] = true
-		}
-	}
+	r.compileMu.Lock()
+	defer r.compileMu.Unlock()
+	r.compiled = nil
+	return r.retainAll(pickers)
+}
+
+// retainAll counts every state's references anew, from pickers alone.
+func (r *Registry) retainAll(pickers []Picker) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, s := range r.states {
+		s.refs = 0
+	}
+	for _, p := range pickers {
+		if p != nil {
+			for _, e := range p.Endpoints() {
+				e.State.refs++
+			}
+		}
+	}
 	n := 0
 	for k, s := range r.states {
-		if !live[s] {
+		if s.refs == 0 {
 			delete(r.states, k)
 			n++
 		}
 	}
+	r.created = nil
+	r.retainTables(pickers)
+	return n
+}
+
+// retainChanged updates the references after a CompileAll that reused pickers: fresh
+// pickers' states gain one, those of previous pickers not kept lose one, and states
+// left with none are forgotten. It costs O(changed endpoints), not O(all endpoints).
+func (r *Registry) retainChanged(fresh []Picker, previous map[string]*compiledBackend, all []Picker) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range fresh {
+		for _, e := range p.Endpoints() {
+			e.State.refs++
+		}
+	}
+	forget := func(s *EndpointState) {
+		if k := (stateKey{s.id, s.address}); s.refs <= 0 && r.states[k] == s {
+			delete(r.states, k)
+		}
+	}
+	for _, c := range previous {
+		if c.kept {
+			continue
+		}
+		for _, e := range c.picker.Endpoints() {
+			e.State.refs--
+			forget(e.State)
+		}
+	}
+	for _, s := range r.created {
+		forget(s)
+	}
+	r.created = nil
+	r.retainTables(all)
+}
+
+// retainTables forgets the Maglev tables none of pickers uses (there are few tables:
+// only backends of many endpoints have one).
+func (r *Registry) retainTables(pickers []Picker) {
+	if len(r.tables) == 0 {
+		return
+	}
+	live := make(map[*maglevTable]bool)
+	for _, p := range pickers {
+		if h, ok := p.(interface{ table() *maglevTable }); ok {
+			live[h.table()] = true
+		}
+	}
 	for k, t := range r.tables {
-		if !tables[t] {
+		if !live[t] {
 			delete(r.tables, k)
 		}
 	}
-	return n
 }
 
 // Len is the number of endpoint states held.
@@ -121,6 +186,7 @@ func (r *Registry) Ejections() uint64 { return r.ejections.Load() }
 // atomics only, so the request path takes no lock.
 type EndpointState struct {
 	id, address string
+	refs        int // pickers of the live snapshot that use it (under Registry.mu)
 	inFlight    atomic.Int64
 	health      *healthConfig
 	failures    atomic.Int32 // consecutive failures
