@@ -2,6 +2,8 @@ package routetable
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -87,6 +89,32 @@ func BenchmarkMatch10kRoutes(b *testing.B) {
 
 func BenchmarkCompile10kRoutes(b *testing.B) {
 	s := bigSnapshot(900, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompile10kBackends is the control plane's scale: 10k hosts of one route,
+// each to its own backend of 10 endpoints.
+func BenchmarkCompile10kBackends(b *testing.B) {
+	s := &Snapshot{}
+	for i := range 10_000 {
+		name := fmt.Sprintf("ns-%d/app-%d:80", i%100, i)
+		be := Backend{Name: name, Affinity: AffinityPolicy{Cookie: &CookieAffinity{Name: "STICKY"}}}
+		for e := range 10 {
+			n := i*10 + e
+			be.Endpoints = append(be.Endpoints, Endpoint{ID: fmt.Sprintf("uid-%07d", n),
+				Address: fmt.Sprintf("198.%d.%d.%d:8080", 18+(n>>16)&1, (n>>8)&255, n&255), Ready: true, Serving: true})
+		}
+		s.Backends = append(s.Backends, be)
+		s.VirtualHosts = append(s.VirtualHosts, VirtualHost{Host: fmt.Sprintf("app-%d.ns-%d.example.com", i, i%100),
+			Routes: []Route{{Path: "/", PathType: PathPrefix, Backend: name, Source: "ns/app"}}})
+	}
+	slices.SortFunc(s.Backends, func(x, y Backend) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(s.VirtualHosts, func(x, y VirtualHost) int { return strings.Compare(x.Host, y.Host) })
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Compile(s); err != nil {

@@ -78,9 +78,19 @@ func compile(s *Snapshot, threshold int) (*Matcher, error) {
 	if s.DefaultBackend != "" {
 		m.dflt = m.byName[s.DefaultBackend]
 	}
+	// One array of host tables and one of routes for the whole snapshot: 10k hosts
+	// would otherwise be 20k small allocations.
+	n := 0
+	for i := range s.VirtualHosts {
+		n += len(s.VirtualHosts[i].Routes)
+	}
+	tables := make([]hostTable, len(s.VirtualHosts))
+	routes := make([]compiledRoute, n)
 	for i := range s.VirtualHosts {
 		vh := &s.VirtualHosts[i]
-		t := m.compileHost(vh, threshold)
+		t := &tables[i]
+		t.routes, routes = routes[:len(vh.Routes):len(vh.Routes)], routes[len(vh.Routes):]
+		m.compileHost(t, vh, threshold)
 		host := strings.ToLower(vh.Host)
 		switch {
 		case host == "":
@@ -94,8 +104,8 @@ func compile(s *Snapshot, threshold int) (*Matcher, error) {
 	return m, nil
 }
 
-func (m *Matcher) compileHost(vh *VirtualHost, threshold int) *hostTable {
-	t := &hostTable{routes: make([]compiledRoute, len(vh.Routes))}
+// compileHost fills t, whose routes have room for vh's.
+func (m *Matcher) compileHost(t *hostTable, vh *VirtualHost, threshold int) {
 	for i := range vh.Routes {
 		r := &vh.Routes[i]
 		cr := compiledRoute{route: r, backend: m.byName[r.Backend], exact: r.PathType == PathExact}
@@ -123,7 +133,6 @@ func (m *Matcher) compileHost(vh *VirtualHost, threshold int) *hostTable {
 			}
 		}
 	}
-	return t
 }
 
 func rankExact(a, b bool) int {

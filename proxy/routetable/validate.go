@@ -111,32 +111,45 @@ func (v *validator) err() error {
 }
 
 func (v *validator) backend(b *Backend) {
-	where := "backend " + strconv.Quote(b.Name)
+	// Formatted only for a problem: snapshots have 10k backends.
+	where := func() string { return "backend " + strconv.Quote(b.Name) }
 	switch b.LoadBalance {
 	case "", RoundRobin, LeastRequest:
 	default:
-		v.addf("%s: unknown load balance %q", where, b.LoadBalance)
+		v.addf("%s: unknown load balance %q", where(), b.LoadBalance)
 	}
-	ids := make(map[string]bool, len(b.Endpoints))
+	// Endpoints come sorted by ID, and then strictly increasing IDs are unique: a map
+	// per backend (10k of them) is needed only when they are not sorted.
+	sorted := true
 	for i := range b.Endpoints {
 		e := &b.Endpoints[i]
 		if e.ID == "" {
-			v.addf("%s: endpoint %d (%s): empty ID", where, i, e.Address)
-		} else if ids[e.ID] {
-			v.addf("%s: endpoint %q: duplicate ID", where, e.ID)
+			v.addf("%s: endpoint %d (%s): empty ID", where(), i, e.Address)
 		}
-		ids[e.ID] = true
+		if i > 0 && e.ID <= b.Endpoints[i-1].ID {
+			sorted = false
+		}
 		if _, port, err := net.SplitHostPort(e.Address); err != nil || port == "" {
-			v.addf("%s: endpoint %q: address %q is not host:port", where, e.ID, e.Address)
+			v.addf("%s: endpoint %q: address %q is not host:port", where(), e.ID, e.Address)
 		}
 		if e.Weight < 0 {
-			v.addf("%s: endpoint %q: negative weight %d", where, e.ID, e.Weight)
+			v.addf("%s: endpoint %q: negative weight %d", where(), e.ID, e.Weight)
+		}
+	}
+	if !sorted {
+		ids := make(map[string]bool, len(b.Endpoints))
+		for i := range b.Endpoints {
+			e := &b.Endpoints[i]
+			if e.ID != "" && ids[e.ID] {
+				v.addf("%s: endpoint %q: duplicate ID", where(), e.ID)
+			}
+			ids[e.ID] = true
 		}
 	}
 	v.affinity(where, &b.Affinity)
 }
 
-func (v *validator) affinity(where string, a *AffinityPolicy) {
+func (v *validator) affinity(where func() string, a *AffinityPolicy) {
 	n := 0
 	for _, set := range []bool{a.Cookie != nil, a.SourceIP != nil, a.Header != nil} {
 		if set {
@@ -144,76 +157,76 @@ func (v *validator) affinity(where string, a *AffinityPolicy) {
 		}
 	}
 	if n > 1 {
-		v.addf("%s: affinity sets %d of cookie, sourceIP and header; at most one may be set", where, n)
+		v.addf("%s: affinity sets %d of cookie, sourceIP and header; at most one may be set", where(), n)
 	}
 	switch a.Fallback {
 	case "", Rebalance, Strict:
 	default:
-		v.addf("%s: unknown fallback %q", where, a.Fallback)
+		v.addf("%s: unknown fallback %q", where(), a.Fallback)
 	}
 	if f := a.BalanceFactor; math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || (f > 0 && f <= 1) {
-		v.addf("%s: balance factor %v: want 0 (unbounded) or a number > 1", where, f)
+		v.addf("%s: balance factor %v: want 0 (unbounded) or a number > 1", where(), f)
 	}
 	if c := a.Cookie; c != nil {
 		v.cookie(where, c)
 	}
 	if s := a.SourceIP; s != nil {
 		if s.IPv4PrefixLength < 0 || s.IPv4PrefixLength > 32 {
-			v.addf("%s: source-ip IPv4 prefix length %d: want 0..32", where, s.IPv4PrefixLength)
+			v.addf("%s: source-ip IPv4 prefix length %d: want 0..32", where(), s.IPv4PrefixLength)
 		}
 		if s.IPv6PrefixLength < 0 || s.IPv6PrefixLength > 128 {
-			v.addf("%s: source-ip IPv6 prefix length %d: want 0..128", where, s.IPv6PrefixLength)
+			v.addf("%s: source-ip IPv6 prefix length %d: want 0..128", where(), s.IPv6PrefixLength)
 		}
 	}
 	if h := a.Header; h != nil {
 		switch h.Source {
 		case "", KeyFromHeader:
 			if !isToken(h.Name) {
-				v.addf("%s: hash header name %q is not a valid header name", where, h.Name)
+				v.addf("%s: hash header name %q is not a valid header name", where(), h.Name)
 			}
 		case KeyFromCookie:
 			if !isToken(h.Name) {
-				v.addf("%s: hash cookie name %q is not a valid cookie name", where, h.Name)
+				v.addf("%s: hash cookie name %q is not a valid cookie name", where(), h.Name)
 			}
 		case KeyFromQuery:
 			if h.Name == "" {
-				v.addf("%s: hash query parameter name is empty", where)
+				v.addf("%s: hash query parameter name is empty", where())
 			}
 		default:
-			v.addf("%s: unknown hash key source %q", where, h.Source)
+			v.addf("%s: unknown hash key source %q", where(), h.Source)
 		}
 	}
 }
 
-func (v *validator) cookie(where string, c *CookieAffinity) {
+func (v *validator) cookie(where func() string, c *CookieAffinity) {
 	if !isToken(c.Name) {
-		v.addf("%s: cookie name %q is not a valid cookie name", where, c.Name)
+		v.addf("%s: cookie name %q is not a valid cookie name", where(), c.Name)
 	}
 	if c.Path != "" {
 		if !strings.HasPrefix(c.Path, "/") {
-			v.addf("%s: cookie path %q does not begin with /", where, c.Path)
+			v.addf("%s: cookie path %q does not begin with /", where(), c.Path)
 		} else if !isCookieAttr(c.Path) {
-			v.addf("%s: cookie path %q has a character a cookie attribute cannot carry", where, c.Path)
+			v.addf("%s: cookie path %q has a character a cookie attribute cannot carry", where(), c.Path)
 		}
 	}
 	if c.Domain != "" && !isCookieDomain(c.Domain) {
-		v.addf("%s: cookie domain %q is not a domain name", where, c.Domain)
+		v.addf("%s: cookie domain %q is not a domain name", where(), c.Domain)
 	}
 	if c.MaxAge < 0 {
-		v.addf("%s: cookie max age %v is negative", where, c.MaxAge)
+		v.addf("%s: cookie max age %v is negative", where(), c.MaxAge)
 	}
 	switch c.Secure {
 	case "", SecureAuto, SecureAlways, SecureNever:
 	default:
-		v.addf("%s: unknown cookie secure mode %q", where, c.Secure)
+		v.addf("%s: unknown cookie secure mode %q", where(), c.Secure)
 	}
 	switch c.SameSite {
 	case "", SameSiteLax, SameSiteStrict, SameSiteNone:
 	default:
-		v.addf("%s: unknown cookie SameSite %q", where, c.SameSite)
+		v.addf("%s: unknown cookie SameSite %q", where(), c.SameSite)
 	}
 	if c.SameSite == SameSiteNone && c.Secure == SecureNever {
-		v.addf("%s: cookie SameSite=None requires Secure, but secure is Never", where)
+		v.addf("%s: cookie SameSite=None requires Secure, but secure is Never", where())
 	}
 }
 
