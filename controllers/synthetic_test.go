@@ -16,7 +16,8 @@ import (
 
 // syntheticCluster makes a cluster of the given size for scale benchmarks: each
 // Ingress has its own host and routes to its own Service, whose endpoints are spread
-// over slices of at most 100, as the EndpointSlice controller would.
+// over slices of at most 100, as the EndpointSlice controller would. Every object has
+// a resourceVersion, as one listed from the API server does.
 func syntheticCluster(ingresses, endpointsPerService int) translate.Inputs {
 	objs := translate.Inputs{IngressClasses: []networkingv1.IngressClass{{
 		ObjectMeta: metav1.ObjectMeta{Name: "sticky"},
@@ -26,7 +27,7 @@ func syntheticCluster(ingresses, endpointsPerService int) translate.Inputs {
 		ns := fmt.Sprintf("ns-%d", i%100)
 		name := fmt.Sprintf("app-%d", i)
 		objs.Services = append(objs.Services, corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, ResourceVersion: "1"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{
 				Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080),
 			}}},
@@ -37,7 +38,7 @@ func syntheticCluster(ingresses, endpointsPerService int) translate.Inputs {
 			annotations["sticky-ingress.io/hash-header"] = "X-User-Id"
 		}
 		objs.Ingresses = append(objs.Ingresses, networkingv1.Ingress{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations,
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations, ResourceVersion: "1",
 				CreationTimestamp: metav1.Unix(int64(1700000000+i), 0)},
 			Spec: networkingv1.IngressSpec{
 				IngressClassName: ptr.To("sticky"),
@@ -65,7 +66,7 @@ func syntheticSlices(ns, svc string, i, endpoints int) []discoveryv1.EndpointSli
 	for start := 0; start < endpoints; start += 100 {
 		slice := discoveryv1.EndpointSlice{
 			ObjectMeta: metav1.ObjectMeta{
-				Name: fmt.Sprintf("%s-%d", svc, start/100), Namespace: ns,
+				Name: fmt.Sprintf("%s-%d", svc, start/100), Namespace: ns, ResourceVersion: "1",
 				Labels: map[string]string{discoveryv1.LabelServiceName: svc},
 			},
 			AddressType: discoveryv1.AddressTypeIPv4,
