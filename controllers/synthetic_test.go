@@ -20,7 +20,7 @@ import (
 // a resourceVersion, as one listed from the API server does.
 func syntheticCluster(ingresses, endpointsPerService int) translate.Inputs {
 	objs := translate.Inputs{IngressClasses: []networkingv1.IngressClass{{
-		ObjectMeta: metav1.ObjectMeta{Name: "sticky"},
+		ObjectMeta: metav1.ObjectMeta{Name: "sticky", ResourceVersion: "1"},
 		Spec:       networkingv1.IngressClassSpec{Controller: "sticky-ingress.io/ingress-controller"},
 	}}}
 	for i := 0; i < ingresses; i++ {

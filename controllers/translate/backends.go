@@ -96,7 +96,10 @@ func (r backendRef) name() string { return r.namespace + "/" + r.service + ":" +
 // annotation affinity; uses with equal affinity share a backend. When one Service port
 // is used with different affinities, every variant is named "ns/svc:port@ns/ingress"
 // after the oldest Ingress using it, so no variant looks like the default one.
-func (b *builder) materializeBackends() []routetable.Backend {
+//
+// sources, index-aligned with the backends, say which Service port each takes its
+// endpoints from (for the Cache's fast path).
+func (b *builder) materializeBackends() ([]routetable.Backend, []endpointSource) {
 	// Grouped by one sort on (base name, Ingress age, collection order) rather than a
 	// map of groups: it allocates nothing per group, and each group comes out in the
 	// order that decides its variants' names.
@@ -125,7 +128,11 @@ func (b *builder) materializeBackends() []routetable.Backend {
 		variants []variant // of the current group; reused
 		which    []int     // variant of each use of the current group; reused
 	)
-	out := make([]routetable.Backend, 0, len(uses))
+	type sourced struct {
+		routetable.Backend
+		src endpointSource
+	}
+	out := make([]sourced, 0, len(uses))
 	for start := 0; start < len(uses); {
 		end := start + 1
 		for end < len(uses) && uses[end].base == uses[start].base {
@@ -136,6 +143,10 @@ func (b *builder) materializeBackends() []routetable.Backend {
 
 		ref := group[0].ref
 		eps := b.endpoints(ref)
+		var src endpointSource
+		if ref.svcPort != nil {
+			src = endpointSource{key: endpointKey{namespace: ref.namespace, service: ref.service, portName: ref.svcPort.Name}, ok: true}
+		}
 		if pol := b.policyFor(ref); pol != nil {
 			for _, u := range group {
 				u.backend = base
@@ -145,7 +156,7 @@ func (b *builder) materializeBackends() []routetable.Backend {
 						strings.Join(u.ing.ann.Keys, ", "), ref.service, ref.label, pol.key.Name)
 				}
 			}
-			out = append(out, newBackend(base, eps, pol.affinity))
+			out = append(out, sourced{newBackend(base, eps, pol.affinity), src})
 			continue
 		}
 		// Variants are few (usually one): a linear search beats a map per group.
@@ -168,11 +179,15 @@ func (b *builder) materializeBackends() []routetable.Backend {
 			u.backend = variants[which[i]].name
 		}
 		for _, v := range variants {
-			out = append(out, newBackend(v.name, eps, v.aff))
+			out = append(out, sourced{newBackend(v.name, eps, v.aff), src})
 		}
 	}
-	slices.SortFunc(out, func(x, y routetable.Backend) int { return strings.Compare(x.Name, y.Name) })
-	return out
+	slices.SortFunc(out, func(x, y sourced) int { return strings.Compare(x.Name, y.Name) })
+	backends, sources := make([]routetable.Backend, len(out)), make([]endpointSource, len(out))
+	for i := range out {
+		backends[i], sources[i] = out[i].Backend, out[i].src
+	}
+	return backends, sources
 }
 
 // newBackend copies the affinity so that no two backends share a pointer.

@@ -32,6 +32,9 @@ type builder struct {
 	routes   []pendingRoute
 	dflt     *use // the default backend's use, if any
 	lastGood map[nsName]LastGood
+	// lastGoodReads are the Inputs.LastGood lookups made, which the Cache's fast path
+	// must see unchanged.
+	lastGoodReads map[nsName]lastGoodRead
 
 	endpointCache map[endpointKey][]routetable.Endpoint
 	ev            events
@@ -41,6 +44,12 @@ type builder struct {
 // and the Events they imply. It is pure and deterministic.
 func Build(in Inputs) Result {
 	in.Cache.beginBuild()
+	if in.Cache != nil {
+		if res, ok := in.Cache.incremental(&in); ok {
+			in.Cache.endIncremental()
+			return res
+		}
+	}
 	defer in.Cache.endBuild()
 	b := newBuilder(in)
 	b.selectIngresses()
@@ -49,7 +58,8 @@ func Build(in Inputs) Result {
 	b.collectDefaultBackend()
 
 	snap := &routetable.Snapshot{}
-	snap.Backends = b.materializeBackends()
+	var sources []endpointSource
+	snap.Backends, sources = b.materializeBackends()
 	snap.VirtualHosts = b.virtualHosts()
 	if b.dflt != nil {
 		snap.DefaultBackend = b.dflt.backend
@@ -70,6 +80,7 @@ func Build(in Inputs) Result {
 		res.IngressesServed = append(res.IngressesServed, ing.key)
 	}
 	slices.SortFunc(res.IngressesServed, compareNames)
+	in.Cache.remember(&in, b, res, sources)
 	return res
 }
 
@@ -82,8 +93,9 @@ func newBuilder(in Inputs) *builder {
 		services:       make(map[nsName]*corev1.Service, len(in.Services)),
 		slices:         make(map[nsName][]*discoveryv1.EndpointSlice, len(in.Services)),
 		secrets:        make(map[nsName]*corev1.Secret),
-		lastGood:       map[nsName]LastGood{},
-		endpointCache:  map[endpointKey][]routetable.Endpoint{},
+		// The previous build's count is the best guess of this one's.
+		lastGood:      make(map[nsName]LastGood, len(in.LastGood)),
+		endpointCache: map[endpointKey][]routetable.Endpoint{},
 	}
 	for i := range in.IngressClasses {
 		c := &in.IngressClasses[i]

@@ -29,10 +29,13 @@ import (
 // objects. The caller owns it and passes the same one to every Build; builds that
 // share one take turns.
 type Cache struct {
-	mu  sync.Mutex
-	gen uint64 // the current build's number: entries it used carry it
-	eps map[endpointKey]*endpointsEntry
-	ann map[nsName]*annotationsEntry
+	mu   sync.Mutex
+	gen  uint64 // the current build's number: entries it used carry it
+	eps  map[endpointKey]*endpointsEntry
+	ann  map[nsName]*annotationsEntry
+	last *lastBuild // the previous full build (incremental.go)
+	// incrementalBuilds counts the builds answered by the fast path (tests).
+	incrementalBuilds int
 }
 
 // NewCache returns an empty cache.
@@ -67,7 +70,7 @@ func (c *Cache) beginBuild() {
 	c.gen++
 }
 
-// endBuild forgets what this build did not use: objects that are gone or changed.
+// endBuild forgets what this full build did not use: objects that are gone or changed.
 func (c *Cache) endBuild() {
 	if c == nil {
 		return
@@ -80,6 +83,18 @@ func (c *Cache) endBuild() {
 	for k, e := range c.ann {
 		if e.gen != c.gen {
 			delete(c.ann, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// endIncremental ends a build answered by incremental: the entries it did not look at
+// belong to objects that are all still there, so only this build's volatile ones go.
+func (c *Cache) endIncremental() {
+	c.incrementalBuilds++
+	for k, e := range c.eps {
+		if e.volatile && e.gen == c.gen {
+			delete(c.eps, k)
 		}
 	}
 	c.mu.Unlock()

@@ -25,12 +25,17 @@ func (ing *ingress) source() string { return ing.src }
 // selectIngresses keeps the Ingresses of our class, oldest first, and decides the
 // affinity their annotations give.
 func (b *builder) selectIngresses() {
+	all := make([]ingress, 0, len(b.in.Ingresses)) // one allocation, not one per Ingress
 	for i := range b.in.Ingresses {
 		obj := &b.in.Ingresses[i]
 		if b.isOurs(obj) {
 			key := nsName{Namespace: obj.Namespace, Name: obj.Name}
-			b.served = append(b.served, &ingress{obj: obj, key: key, src: key.String()})
+			all = append(all, ingress{obj: obj, key: key, src: key.String()})
 		}
+	}
+	b.served = make([]*ingress, len(all))
+	for i := range all {
+		b.served[i] = &all[i]
 	}
 	slices.SortFunc(b.served, func(x, y *ingress) int { return olderFirst(&x.obj.ObjectMeta, &y.obj.ObjectMeta) })
 	for i, ing := range b.served {
@@ -52,7 +57,12 @@ func (b *builder) annotate(ing *ingress) {
 	}
 	outcome := "its routes get no affinity from annotations"
 	if ing.ann.Rejected() {
-		if prev, ok := b.in.LastGood[ing.key]; ok && prev.UID == ing.obj.UID {
+		prev, ok := b.in.LastGood[ing.key]
+		if b.lastGoodReads == nil {
+			b.lastGoodReads = map[nsName]lastGoodRead{}
+		}
+		b.lastGoodReads[ing.key] = lastGoodRead{value: prev, ok: ok}
+		if ok && prev.UID == ing.obj.UID {
 			ing.affinity = prev.Affinity
 			b.lastGood[ing.key] = prev
 			outcome = "its routes keep the last valid annotation affinity (" + describeAffinity(prev.Affinity) + ")"
