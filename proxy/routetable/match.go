@@ -62,18 +62,19 @@ func Compile(s *Snapshot) (*Matcher, error) {
 }
 
 func compile(s *Snapshot, threshold int) (*Matcher, error) {
-	if err := s.Validate(); err != nil {
+	if s == nil {
+		return nil, fmt.Errorf("invalid route table: %w", s.Validate())
+	}
+	byName, err := s.validate()
+	if err != nil {
 		return nil, fmt.Errorf("invalid route table: %w", err)
 	}
 	m := &Matcher{
 		snap:     s,
-		exact:    make(map[string]*hostTable),
+		exact:    make(map[string]*hostTable, len(s.VirtualHosts)),
 		wildcard: make(map[string]*hostTable),
 		dflt:     -1,
-		byName:   make(map[string]int, len(s.Backends)),
-	}
-	for i := range s.Backends {
-		m.byName[s.Backends[i].Name] = i
+		byName:   byName,
 	}
 	if s.DefaultBackend != "" {
 		m.dflt = m.byName[s.DefaultBackend]
