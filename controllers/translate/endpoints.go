@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -58,18 +59,27 @@ func primaryV6(svc *corev1.Service) bool {
 //   - The same Pod in an IPv4 and an IPv6 slice (dual stack) is one endpoint, since
 //     its identity — which cookies are derived from — must be unique in a backend:
 //     the address of the Service's primary IP family is kept.
+//
+// Rather than maps by address and by ID, the endpoints are deduplicated by sorting:
+// a Service has a handful of them, and a build collects 100k (merge and
+// preferAddress are order-independent, so the result is the same).
 func collectEndpoints(svc *corev1.Service, portName string, all []*discoveryv1.EndpointSlice) []routetable.Endpoint {
-	byAddr := map[string]*routetable.Endpoint{}
+	n := 0
+	for _, s := range all {
+		n += len(s.Endpoints)
+	}
+	eps := make([]routetable.Endpoint, 0, n)
 	for _, s := range all {
 		port := slicePort(s, portName)
 		if port == 0 {
 			continue
 		}
+		portStr := strconv.Itoa(int(port))
 		for _, e := range s.Endpoints {
 			if len(e.Addresses) == 0 || !validAddress(s.AddressType, e.Addresses[0]) {
 				continue
 			}
-			addr := net.JoinHostPort(e.Addresses[0], strconv.Itoa(int(port)))
+			addr := net.JoinHostPort(e.Addresses[0], portStr)
 			ep := routetable.Endpoint{Address: addr}
 			ep.Ready = e.Conditions.Ready == nil || *e.Conditions.Ready
 			ep.Serving = ep.Ready
@@ -82,32 +92,40 @@ func collectEndpoints(svc *corev1.Service, portName string, all []*discoveryv1.E
 			} else {
 				ep.ID = svc.Namespace + "/" + svc.Name + "/" + addr
 			}
-			if prev := byAddr[addr]; prev != nil {
-				merge(prev, ep)
-				continue
-			}
-			byAddr[addr] = &ep
+			eps = append(eps, ep)
 		}
 	}
-	if len(byAddr) == 0 {
+	if len(eps) == 0 {
 		return nil
 	}
+	// One endpoint per address: copies merged into the first of their run.
+	slices.SortFunc(eps, func(x, y routetable.Endpoint) int { return strings.Compare(x.Address, y.Address) })
+	w := 0
+	for i := range eps {
+		if w > 0 && eps[w-1].Address == eps[i].Address {
+			merge(&eps[w-1], eps[i])
+			continue
+		}
+		eps[w] = eps[i]
+		w++
+	}
+	eps = eps[:w]
+	// One endpoint per identity: the preferred address of each run of one ID.
+	slices.SortFunc(eps, func(x, y routetable.Endpoint) int {
+		return cmp.Or(strings.Compare(x.ID, y.ID), strings.Compare(x.Address, y.Address))
+	})
 	v6 := primaryV6(svc)
-	byID := make(map[string]*routetable.Endpoint, len(byAddr))
-	for _, ep := range byAddr {
-		prev := byID[ep.ID]
-		if prev == nil || preferAddress(ep.Address, prev.Address, v6) {
-			byID[ep.ID] = ep
+	w = 0
+	for i := range eps {
+		switch {
+		case w == 0 || eps[w-1].ID != eps[i].ID:
+			eps[w] = eps[i]
+			w++
+		case preferAddress(eps[i].Address, eps[w-1].Address, v6):
+			eps[w-1] = eps[i]
 		}
 	}
-	out := make([]routetable.Endpoint, 0, len(byID))
-	for _, ep := range byID {
-		out = append(out, *ep)
-	}
-	slices.SortFunc(out, func(x, y routetable.Endpoint) int {
-		return cmp.Or(cmp.Compare(x.ID, y.ID), cmp.Compare(x.Address, y.Address))
-	})
-	return out
+	return slices.Clip(eps[:w])
 }
 
 // slicePort is the number of the slice's port named name, 0 when it has none.
