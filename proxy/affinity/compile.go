@@ -107,7 +107,8 @@ func CompileAll(s *routetable.Snapshot, keys *KeyRing, reg *Registry, opts Optio
 			c = reg.previousPicker(b, k)
 		}
 		if c != nil {
-			c.kept = true
+			// Keep this snapshot's slice, which is live anyway, not an older equal one.
+			c.kept, c.endpoints = true, b.Endpoints
 			if c.cookie != nil {
 				keptCookies++
 			}

@@ -31,9 +31,11 @@ type RegistryOptions struct {
 
 // Registry hands out the EndpointState for an endpoint identity (ID and address), the
 // same one across snapshots, and forgets states that the latest compiled snapshot no
-// longer uses (Retain, which CompileAll calls). Its methods are safe for concurrent
-// use; they take a lock, but none runs on the request path. Compile one snapshot at a
-// time: a Retain for an older snapshot would forget states that a newer one uses.
+// longer uses (CompileAll does, as Retain would). It also remembers the pickers of the
+// last CompileAll, for the next one to reuse. Its methods are safe for concurrent use;
+// they take a lock, but none runs on the request path. CompileAll calls take turns;
+// compile the newest snapshot last: a CompileAll (or Retain) for an older snapshot
+// would forget states that a newer one uses.
 type Registry struct {
 	health    healthConfig
 	ejections atomic.Uint64
