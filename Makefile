@@ -90,8 +90,14 @@ demo: build ## three local backends + sticky-ingress from manifests, shown with 
 	hack/demo.sh
 
 .PHONY: bench
-bench: build ## side-by-side benchmark against nginx, HAProxy and Caddy
+bench: build ## side-by-side benchmark against nginx, HAProxy and Caddy, then control-plane scale
 	hack/bench.sh
+	$(MAKE) --no-print-directory bench-control-plane
+
+.PHONY: bench-control-plane
+bench-control-plane: ## 10k Ingresses / 100k endpoints: full build, and one EndpointSlice change to a new table
+	go test ./controllers -run '^$$' -bench 'FullBuild10kIngresses' -benchmem -benchtime 5x -timeout 30m
+	go test ./controllers -run '^$$' -bench 'EndpointSliceChange' -benchmem -benchtime 100x -timeout 30m
 
 .PHONY: clean
 clean: ## remove build output
