@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,7 +24,9 @@ import (
 // about 100 changes a second through the API server — Ingresses added and removed,
 // the app's EndpointSlice scaled up and down with extra pods, a StickyPolicy on
 // another Service edited. No request to the stable app may fail, and no user pinned to
-// a pod that stayed may move. E2E_CHURN_SECONDS sets the length (default 15).
+// a pod that stayed may move. Alongside the Go clients, wrk sends one more session's
+// cookie on keep-alive connections as fast as it can: no socket error, no answer other
+// than 200 from that session's pod. E2E_CHURN_SECONDS sets the length (default 15).
 func TestChurnUnderLoad(t *testing.T) {
 	seconds := 15
 	if v, err := strconv.Atoi(os.Getenv("E2E_CHURN_SECONDS")); err == nil && v > 0 {
@@ -45,6 +48,15 @@ func TestChurnUnderLoad(t *testing.T) {
 		us[i] = newUser(fmt.Sprintf("198.18.95.%d", i+1))
 		pinned[i] = stickTo(t, us[i], shared, a.host, 2)
 	}
+
+	// wrk's session: the cookie a Go client got, sent verbatim.
+	wrkUser := newUser("198.18.95.200")
+	wrkPinned := stickTo(t, wrkUser, shared, a.host, 2)
+	var cookie []string
+	for _, ck := range wrkUser.jar.Cookies(jarURL(a.host)) {
+		cookie = append(cookie, ck.Name+"="+ck.Value)
+	}
+	load := startWrk(t, shared, a.host, strings.Join(cookie, "; "), wrkPinned, time.Duration(seconds)*time.Second)
 
 	var requests, failures, moved, changes atomic.Int64
 	stop := make(chan struct{})
@@ -118,9 +130,19 @@ func TestChurnUnderLoad(t *testing.T) {
 	rate := float64(changes.Load()) / float64(seconds)
 	msg := fmt.Sprintf("churn for %ds: %d changes (%.0f/s), %d requests, %d failed, %d sessions moved off pods that stayed",
 		seconds, changes.Load(), rate, requests.Load(), failures.Load(), moved.Load())
+	wrkBad := false
+	if load != nil {
+		w := load.wait(t)
+		t.Logf("wrk:\n%s", w.output)
+		msg += fmt.Sprintf("; wrk: %d requests, %d socket errors, %d non-2xx/3xx, %d not 200, %d off its pod",
+			w.requests, w.socketErrors, w.non2xx3xx, w.not200, w.offPod)
+		wrkBad = w.requests == 0 || w.socketErrors != 0 || w.non2xx3xx != 0 || w.not200 != 0 || w.offPod != 0
+	} else {
+		msg += "; wrk: not installed, not run"
+	}
 	t.Log(msg)
 	fmt.Println("e2e figure:", msg)
-	if failures.Load() != 0 || moved.Load() != 0 {
+	if failures.Load() != 0 || moved.Load() != 0 || wrkBad {
 		t.Fatal(msg)
 	}
 }
