@@ -83,47 +83,45 @@ func TestChurnUnderLoad(t *testing.T) {
 		}(i)
 	}
 
-	// Two drivers, each one change every 20ms: Ingresses come and go in one; the app
-	// scales and another Service's policy is edited in the other.
+	// Four drivers, each one change every 40ms, so one slow API call does not hold up
+	// the others: Ingresses come and go in two; another Service's policy is edited in
+	// the third; the app scales in the fourth (this goroutine, as setEndpoints may stop
+	// the test).
 	ctx := context.Background()
 	end := time.Now().Add(time.Duration(seconds) * time.Second)
-	driverErr := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; time.Now().Before(end); n++ {
-			<-tick.C
-			var err error
-			if n%2 == 0 { // an Ingress for another host appears
-				err = k8s.Create(ctx, newIngress(a.ns, fmt.Sprintf("tmp-%d", n), fmt.Sprintf("tmp-%d.example.test", n), "web", nil))
-			} else if n >= 9 { // and an older one goes
-				err = deleteIngress(ctx, a.ns, fmt.Sprintf("tmp-%d", n-9))
-			}
-			if err != nil {
-				driverErr <- fmt.Errorf("ingress change %d: %w", n, err)
-				return
-			}
-			changes.Add(1)
-		}
-		driverErr <- nil
-	}()
-	tick := time.NewTicker(20 * time.Millisecond)
-	for n := 0; time.Now().Before(end); n++ {
-		<-tick.C
-		if n%2 == 0 { // the app scales between 4 and 6 pods; the original 4 always stay
-			eps := ready(a.backends...)
-			if (n/2)%2 == 0 {
-				eps = append(eps, ready(extra...)...)
-			}
-			setEndpoints(t, a.ns, "web", eps...)
-		} else if err := editPolicy(ctx, other.ns, "edited", fmt.Sprintf("EDITED%d", n%7)); err != nil {
-			t.Fatalf("policy change %d: %v", n, err)
-		}
-		changes.Add(1)
+	const every = 40 * time.Millisecond
+	driverErr := make(chan error, 3)
+	for _, prefix := range []string{"tmp-a", "tmp-b"} {
+		go func() {
+			driverErr <- pace(end, every, func(n int) (bool, error) {
+				name := fmt.Sprintf("%s-%d", prefix, n)
+				if n%2 == 0 { // an Ingress for another host appears
+					return true, k8s.Create(ctx, newIngress(a.ns, name, name+".example.test", "web", nil))
+				}
+				if n >= 9 { // and an older one goes
+					return true, deleteIngress(ctx, a.ns, fmt.Sprintf("%s-%d", prefix, n-9))
+				}
+				return false, nil
+			}, &changes)
+		}()
 	}
-	tick.Stop()
-	if err := <-driverErr; err != nil {
-		t.Fatal(err)
+	go func() {
+		driverErr <- pace(end, every, func(n int) (bool, error) {
+			return true, editPolicy(ctx, other.ns, "edited", fmt.Sprintf("EDITED%d", n%7))
+		}, &changes)
+	}()
+	_ = pace(end, every, func(n int) (bool, error) {
+		eps := ready(a.backends...) // the app scales between 4 and 6 pods; the original 4 always stay
+		if n%2 == 0 {
+			eps = append(eps, ready(extra...)...)
+		}
+		setEndpoints(t, a.ns, "web", eps...)
+		return true, nil
+	}, &changes)
+	for i := 0; i < 3; i++ {
+		if err := <-driverErr; err != nil {
+			t.Fatal(err)
+		}
 	}
 	close(stop)
 	wg.Wait()
@@ -145,6 +143,24 @@ func TestChurnUnderLoad(t *testing.T) {
 	if failures.Load() != 0 || moved.Load() != 0 || wrkBad {
 		t.Fatal(msg)
 	}
+}
+
+// pace calls change every interval until end (skipping ticks while a call is slow) and
+// counts the calls that made a change.
+func pace(end time.Time, every time.Duration, change func(n int) (bool, error), changes *atomic.Int64) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for n := 0; time.Now().Before(end); n++ {
+		<-tick.C
+		changed, err := change(n)
+		if err != nil {
+			return fmt.Errorf("change %d: %w", n, err)
+		}
+		if changed {
+			changes.Add(1)
+		}
+	}
+	return nil
 }
 
 func deleteIngress(ctx context.Context, ns, name string) error {
