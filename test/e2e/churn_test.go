@@ -88,7 +88,8 @@ func TestChurnUnderLoad(t *testing.T) {
 	// the third; the app scales in the fourth (this goroutine, as setEndpoints may stop
 	// the test).
 	ctx := context.Background()
-	end := time.Now().Add(time.Duration(seconds) * time.Second)
+	driveStart := time.Now()
+	end := driveStart.Add(time.Duration(seconds) * time.Second)
 	const every = 40 * time.Millisecond
 	driverErr := make(chan error, 3)
 	for _, prefix := range []string{"tmp-a", "tmp-b"} {
@@ -123,11 +124,12 @@ func TestChurnUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	driven := time.Since(driveStart)
 	close(stop)
 	wg.Wait()
-	rate := float64(changes.Load()) / float64(seconds)
-	msg := fmt.Sprintf("churn for %ds: %d changes (%.0f/s), %d requests, %d failed, %d sessions moved off pods that stayed",
-		seconds, changes.Load(), rate, requests.Load(), failures.Load(), moved.Load())
+	rate := float64(changes.Load()) / driven.Seconds()
+	msg := fmt.Sprintf("churn for %s: %d changes (%.0f/s), %d requests, %d failed, %d sessions moved off pods that stayed",
+		driven.Round(100*time.Millisecond), changes.Load(), rate, requests.Load(), failures.Load(), moved.Load())
 	wrkBad := false
 	if load != nil {
 		w := load.wait(t)
@@ -146,12 +148,12 @@ func TestChurnUnderLoad(t *testing.T) {
 }
 
 // pace calls change once per interval on average until end — after a slow call it
-// catches up instead of skipping — and counts the calls that made a change.
+// catches up instead of skipping, but never runs past end — and counts the calls that made a change.
 func pace(end time.Time, every time.Duration, change func(n int) (bool, error), changes *atomic.Int64) error {
 	start := time.Now()
 	for n := 0; ; n++ {
 		next := start.Add(time.Duration(n) * every)
-		if !next.Before(end) {
+		if !next.Before(end) || !time.Now().Before(end) {
 			return nil
 		}
 		time.Sleep(time.Until(next))
