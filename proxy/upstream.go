@@ -25,8 +25,11 @@ const StatusClientClosedRequest = 499
 type upstream struct {
 	proxy     *httputil.ReverseProxy
 	transport *http.Transport
-	// base sends requests upstream: the transport (tests may put a stand-in here).
+	// base sends requests upstream: h1 for ordinary requests, which hands the others
+	// (upgrades, Expect, large or streamed uploads) to transport. Tests may put a
+	// stand-in here.
 	base   http.RoundTripper
+	h1     *h1Transport
 	server *Server
 }
 
@@ -45,7 +48,9 @@ func newUpstream(opts Options, s *Server) *upstream {
 		ForceAttemptHTTP2:  false,
 		DisableCompression: true, // pass bodies through as they are
 	}
-	u.base = u.transport
+	u.h1 = newH1Transport(dialer, opts.UpstreamResponseHeaderTimeout, u.transport.IdleConnTimeout,
+		opts.UpstreamMaxIdleConnsPerHost, u.transport)
+	u.base = u.h1
 	u.proxy = &httputil.ReverseProxy{
 		Rewrite:        u.rewrite,
 		Transport:      retryOnConnectFailure{u},

@@ -1,0 +1,351 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// h1Transport sends ordinary requests to pods over HTTP/1.1 keep-alive connections,
+// synchronously: the request is written and the response read on the caller's
+// goroutine (the handler's). http.Transport runs a read loop and a write loop
+// goroutine per connection and hands every request and response across channels;
+// on a machine where the proxy's CPU per request decides throughput, those handoffs,
+// wake-ups and their allocations were a large part of the cost (issue #6).
+//
+// What it does not handle goes to fallback (the http.Transport): upgrades
+// (WebSocket), Expect: 100-continue, and request bodies of unknown or large size,
+// which must be written while the response is read (a pod may answer early, before
+// reading an upload it refuses; writing it all first could then block for ever).
+// A body of known size up to h1SyncBodyMax fits in the socket buffers and is
+// written before the response is read.
+//
+// Errors keep the meanings errorHandler and retryOnConnectFailure rely on: a failed
+// dial is a *net.OpError with Op "dial" (retried on another endpoint), a missing
+// response header in time is a timeout (504), a cancelled request reports the
+// context's error (499).
+type h1Transport struct {
+	dialer                *net.Dialer
+	responseHeaderTimeout time.Duration
+	fallback              http.RoundTripper
+	pools                 idlePools
+}
+
+// h1SyncBodyMax is the largest request body written before the response is read.
+const h1SyncBodyMax = 64 << 10
+
+// staleCheckAfter: a pooled connection idle this long is probed for a close by the
+// pod before it is used (one non-blocking peek); under load connections come back
+// within milliseconds and pay nothing.
+const staleCheckAfter = 100 * time.Millisecond
+
+// max1xx bounds informational responses before the final one, as http.Transport does.
+const max1xx = 5
+
+func newH1Transport(dialer *net.Dialer, responseHeaderTimeout, idleTimeout time.Duration, maxIdlePerHost int, fallback http.RoundTripper) *h1Transport {
+	t := &h1Transport{dialer: dialer, responseHeaderTimeout: responseHeaderTimeout, fallback: fallback}
+	t.pools.init(idleTimeout, maxIdlePerHost)
+	return t
+}
+
+// handles reports whether req is one this transport sends itself.
+func (t *h1Transport) handles(req *http.Request) bool {
+	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 {
+		return false
+	}
+	// A body with ContentLength 0 is of unknown length too (net/http's convention).
+	if hasBody(req) && (req.ContentLength <= 0 || req.ContentLength > h1SyncBodyMax) {
+		return false
+	}
+	return true
+}
+
+func hasBody(req *http.Request) bool { return req.Body != nil && req.Body != http.NoBody }
+
+// replayable: the request may be sent again after a pooled connection turned out to
+// be closed by the pod. Only idempotent requests whose body can be had again, as
+// http.Transport decides: the pod may have acted on the first copy.
+func replayable(req *http.Request) bool {
+	if hasBody(req) && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, a := req.Header["Idempotency-Key"]
+	_, b := req.Header["X-Idempotency-Key"]
+	return a || b
+}
+
+// CloseIdleConnections closes the pooled connections of both transports.
+func (t *h1Transport) CloseIdleConnections() {
+	t.pools.closeIdle()
+	if c, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.handles(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	pool := t.pools.get(req.URL.Host)
+	resp, err, stale := t.attempt(req, pool, true)
+	if !stale || !replayable(req) {
+		return resp, err
+	}
+	// The pod closed the pooled connection as we used it: nothing of an answer came
+	// back, so send the request once more on a connection of its own.
+	again := req
+	if hasBody(req) {
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return nil, err
+		}
+		again = req.WithContext(req.Context())
+		again.Body = body
+	}
+	resp, err, _ = t.attempt(again, pool, false)
+	return resp, err
+}
+
+// attempt sends req on a pooled connection (when reuse allows and one is idle) or a
+// new one. stale reports that a reused connection failed before any byte of a
+// response arrived, the sign of a pod that closed it while it was idle.
+func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ *http.Response, _ error, stale bool) {
+	ctx := req.Context()
+	var pc *h1Conn
+	if reuse {
+		pc = pool.take()
+	}
+	reused := pc != nil
+	if !reused {
+		var err error
+		if pc, err = t.dial(ctx, pool); err != nil {
+			return nil, err, false
+		}
+	}
+	// Cancellation (the client left, or shutdown) breaks off blocking reads and
+	// writes by moving the connection's deadline into the past.
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, pc.abort)
+	}
+	fail := func(err error) error {
+		if stop != nil {
+			stop()
+		}
+		pc.Close()
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+
+	bw := getWriter(pc.Conn)
+	err := req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	putWriter(bw)
+	if err != nil {
+		return nil, fail(err), reused && ctx.Err() == nil
+	}
+
+	if t.responseHeaderTimeout > 0 {
+		_ = pc.SetReadDeadline(time.Now().Add(t.responseHeaderTimeout))
+	}
+	if _, err := pc.br.Peek(1); err != nil {
+		if isTimeout(err) && ctx.Err() == nil {
+			return nil, fail(errResponseHeaderTimeout), false
+		}
+		stale = reused && ctx.Err() == nil
+		if stale {
+			err = fmt.Errorf("upstream closed a kept-alive connection: %w", err)
+		}
+		return nil, fail(err), stale
+	}
+	resp, err := readResponse(ctx, pc.br, req)
+	if err != nil {
+		if isTimeout(err) && ctx.Err() == nil {
+			err = errResponseHeaderTimeout
+		}
+		return nil, fail(err), false
+	}
+	if t.responseHeaderTimeout > 0 {
+		_ = pc.SetReadDeadline(time.Time{})
+		// A cancellation between reading the header and clearing the deadline
+		// would have been undone by the clearing: look again.
+		if ctx.Err() != nil {
+			resp.Body = nil
+			return nil, fail(nil), false
+		}
+	}
+	reusable := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		pc.release(stop, reusable)
+		return resp, nil, false
+	}
+	resp.Body = &h1Body{body: resp.Body, pc: pc, stop: stop, ctx: ctx, reusable: reusable}
+	return resp, nil, false
+}
+
+// readResponse reads the final response to req, passing informational (1xx) ones
+// other than 101 to the request's ClientTrace, through which ReverseProxy forwards
+// them (103 Early Hints).
+func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for n := 0; ; n++ {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		if n == max1xx {
+			return nil, errors.New("too many 1xx informational responses from upstream")
+		}
+		if resp.StatusCode == http.StatusContinue {
+			continue // no Expect was sent: nothing waits for it
+		}
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// errResponseHeaderTimeout: no response header arrived in time (504).
+var errResponseHeaderTimeout error = timeoutError("timeout awaiting response headers from upstream")
+
+type timeoutError string
+
+func (e timeoutError) Error() string { return string(e) }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+// aLongTimeAgo is a deadline in the past: it makes pending and future I/O fail at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// h1Conn is one connection to a pod with its read buffer, which belongs to the
+// connection (bytes of the next response may already be in it).
+type h1Conn struct {
+	net.Conn
+	br     *bufio.Reader
+	raw    syscall.RawConn // for the stale probe; nil if the connection has none
+	pool   *idlePool
+	idleAt time.Time
+	// abort is pc's deadline-into-the-past, made once per connection so that
+	// registering it per request allocates no closure.
+	abort func()
+}
+
+func (t *h1Transport) dial(ctx context.Context, pool *idlePool) (*h1Conn, error) {
+	c, err := t.dialer.DialContext(ctx, "tcp", pool.addr)
+	if err != nil {
+		return nil, err
+	}
+	pc := &h1Conn{Conn: c, br: bufio.NewReaderSize(c, 4<<10), pool: pool}
+	pc.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
+	if sc, ok := c.(syscall.Conn); ok {
+		pc.raw, _ = sc.SyscallConn()
+	}
+	return pc, nil
+}
+
+// release ends pc's use by one request: back to the pool when the exchange left it
+// clean, else closed. A cancellation that fired (stop reports false) has moved the
+// deadline into the past: such a connection is closed too.
+func (pc *h1Conn) release(stop func() bool, reusable bool) {
+	if stop != nil && !stop() {
+		reusable = false
+	}
+	// Bytes past the response are a broken exchange (or an answer to nothing).
+	if reusable && pc.br.Buffered() == 0 {
+		pc.pool.put(pc)
+		return
+	}
+	pc.Close()
+}
+
+// h1Body is a response body on a pooled connection: when it has been read to the end
+// the connection goes back to the pool; a body closed early, or broken, takes the
+// connection with it (reading the rest could take for ever). Read and Close are
+// used by one goroutine at a time (ReverseProxy's); the mutex only keeps a misuse
+// from corrupting the pool.
+type h1Body struct {
+	mu       sync.Mutex
+	body     io.ReadCloser
+	pc       *h1Conn
+	stop     func() bool
+	ctx      context.Context
+	reusable bool
+	done     bool
+	err      error // what Read returns once done
+}
+
+var errBodyClosed = errors.New("read on closed upstream response body")
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return 0, b.err
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.finish(b.reusable, io.EOF)
+	case err != nil:
+		if cerr := b.ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		b.finish(false, err)
+	}
+	return n, err
+}
+
+// Close does not close the inner body: a body from http.ReadResponse would read
+// the rest of the response to drain it.
+func (b *h1Body) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.finish(false, errBodyClosed)
+	} else if b.err == io.EOF {
+		b.err = errBodyClosed
+	}
+	return nil
+}
+
+func (b *h1Body) finish(reuse bool, err error) {
+	b.done, b.err = true, err
+	b.pc.release(b.stop, reuse)
+	b.pc = nil
+}
+
+// writers are the buffered writers requests are written through; they are only held
+// while a request is written, so they are pooled rather than kept per connection.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return bw
+}
+
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writers.Put(bw)
+}
