@@ -58,7 +58,7 @@ test: verify test-unit test-fuzz test-integration test-e2e test-chart ## every t
 
 .PHONY: test-unit
 test-unit: ## unit tests (race detector on)
-	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(GO) test -race -count=1 -v $(UNIT_PKGS) 2>&1 | hack/test-summary.sh unit --quiet
 
 .PHONY: test-fuzz
 test-fuzz: ## run every fuzz target briefly (FUZZTIME each)
