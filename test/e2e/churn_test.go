@@ -58,7 +58,8 @@ func TestChurnUnderLoad(t *testing.T) {
 	}
 	load := startWrk(t, shared, a.host, strings.Join(cookie, "; "), wrkPinned, time.Duration(seconds)*time.Second)
 
-	var requests, failures, moved, changes atomic.Int64
+	var requests, failures, moved atomic.Int64
+	var ingressChanges, policyChanges, sliceChanges atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range us {
@@ -103,13 +104,13 @@ func TestChurnUnderLoad(t *testing.T) {
 					return true, deleteIngress(ctx, a.ns, fmt.Sprintf("%s-%d", prefix, n-9))
 				}
 				return false, nil
-			}, &changes)
+			}, &ingressChanges)
 		}()
 	}
 	go func() {
 		driverErr <- pace(end, every, func(n int) (bool, error) {
 			return true, editPolicy(ctx, other.ns, "edited", fmt.Sprintf("EDITED%d", n%7))
-		}, &changes)
+		}, &policyChanges)
 	}()
 	_ = pace(end, every, func(n int) (bool, error) {
 		eps := ready(a.backends...) // the app scales between 4 and 6 pods; the original 4 always stay
@@ -118,7 +119,7 @@ func TestChurnUnderLoad(t *testing.T) {
 		}
 		setEndpoints(t, a.ns, "web", eps...)
 		return true, nil
-	}, &changes)
+	}, &sliceChanges)
 	for i := 0; i < 3; i++ {
 		if err := <-driverErr; err != nil {
 			t.Fatal(err)
@@ -127,9 +128,10 @@ func TestChurnUnderLoad(t *testing.T) {
 	driven := time.Since(driveStart)
 	close(stop)
 	wg.Wait()
-	rate := float64(changes.Load()) / driven.Seconds()
-	msg := fmt.Sprintf("churn for %s: %d changes (%.0f/s), %d requests, %d failed, %d sessions moved off pods that stayed",
-		driven.Round(100*time.Millisecond), changes.Load(), rate, requests.Load(), failures.Load(), moved.Load())
+	changes := ingressChanges.Load() + policyChanges.Load() + sliceChanges.Load()
+	msg := fmt.Sprintf("churn for %s: %d changes (%.0f/s: %d Ingress, %d EndpointSlice, %d StickyPolicy), %d requests, %d failed, %d sessions moved off pods that stayed",
+		driven.Round(100*time.Millisecond), changes, float64(changes)/driven.Seconds(), ingressChanges.Load(), sliceChanges.Load(), policyChanges.Load(),
+		requests.Load(), failures.Load(), moved.Load())
 	wrkBad := false
 	if load != nil {
 		w := load.wait(t)
