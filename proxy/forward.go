@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"net"
+	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"strings"
 )
 
 // rewrite points the outbound request at the picked endpoint and sets the forwarding
@@ -26,12 +28,7 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	h := out.Header
 	delete(h, "X-Real-Ip")
 	delete(h, "X-Forwarded-Port")
-	if x.trustedPeer {
-		if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-			h["X-Forwarded-For"] = prior // SetXForwarded replaces it, never appends in place
-		}
-	}
-	pr.SetXForwarded()
+	setXForwarded(x, in, h)
 	if x.trustedPeer {
 		if x.forwardedProto != "" {
 			h["X-Forwarded-Proto"] = in.Header["X-Forwarded-Proto"][:1:1]
@@ -54,6 +51,50 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 		h["X-Real-Ip"] = []string{addrString(in.RemoteAddr, x.clientIP)}
 	}
 }
+
+// setXForwarded does what httputil's SetXForwarded does (X-Forwarded-For: the
+// trusted peer's chain, if any, then the peer; -Host; -Proto by our own listener),
+// without allocating in the common case: the values of a connection's requests are
+// made once per connection, and the slices are shared, never appended to in place
+// (capacity 1).
+func setXForwarded(x *exchange, in *http.Request, h http.Header) {
+	var prior []string
+	if x.trustedPeer {
+		prior = in.Header["X-Forwarded-For"]
+	}
+	switch {
+	case x.conn != nil && len(prior) == 0:
+		if v := x.conn.forwardedForHeader(in.RemoteAddr, x.peer); v != nil {
+			h["X-Forwarded-For"] = v
+		} else {
+			delete(h, "X-Forwarded-For")
+		}
+	default:
+		if host, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+			if len(prior) > 0 {
+				host = strings.Join(prior, ", ") + ", " + host
+			}
+			h["X-Forwarded-For"] = []string{host}
+		} else {
+			delete(h, "X-Forwarded-For")
+		}
+	}
+	if x.conn != nil {
+		h["X-Forwarded-Host"] = x.conn.forwardedHostHeader(in.Host)
+	} else {
+		h["X-Forwarded-Host"] = []string{in.Host}
+	}
+	if in.TLS == nil {
+		h["X-Forwarded-Proto"] = protoHTTP
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	}
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
 
 // addrString formats a, reusing the text of remoteAddr ("ip:port") when it names a
 // as it is, which is the common case and allocates nothing.

@@ -20,22 +20,56 @@ type connInfo struct {
 	// portHeader is the X-Forwarded-Port value: shared by the connection's requests,
 	// and never appended to in place (its capacity is 1).
 	portHeader []string
-	// peerHeader is the X-Real-IP value when the client is the peer itself, made on
-	// the connection's first request: not in ConnContext, which runs in the accept
-	// loop, where asking a PROXY-protocol connection for its address would wait for
-	// its header.
-	peerHeader atomic.Pointer[[]string]
+	// peerHeaders are the X-Real-IP and X-Forwarded-For values when the client is
+	// the peer itself, made on the connection's first request: not in ConnContext,
+	// which runs in the accept loop, where asking a PROXY-protocol connection for
+	// its address would wait for its header. Layout: remote address, X-Real-IP,
+	// X-Forwarded-For (absent when the address has no port).
+	peerHeaders atomic.Pointer[[]string]
+	// hostHeader is the X-Forwarded-Host value of the connection's last request,
+	// [Host]: a connection's requests nearly always name one host.
+	hostHeader atomic.Pointer[[]string]
+}
+
+// peerValues returns the per-connection header values for remoteAddr, whose address
+// is a (see peerHeaders).
+func (ci *connInfo) peerValues(remoteAddr string, a netip.Addr) []string {
+	if v := ci.peerHeaders.Load(); v != nil && (*v)[0] == remoteAddr {
+		return *v
+	}
+	v := []string{remoteAddr, addrString(remoteAddr, a)}
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		v = append(v, host)
+	}
+	ci.peerHeaders.Store(&v)
+	return v
 }
 
 // realIPHeader returns the X-Real-IP value for a, the connection's peer, made once
 // per connection.
 func (ci *connInfo) realIPHeader(remoteAddr string, a netip.Addr) []string {
-	if v := ci.peerHeader.Load(); v != nil && (*v)[0] == remoteAddr {
-		return (*v)[1:2:2]
+	return ci.peerValues(remoteAddr, a)[1:2:2]
+}
+
+// forwardedForHeader returns the X-Forwarded-For value naming the peer alone (the
+// host of remoteAddr, as httputil's SetXForwarded writes it), or nil when
+// remoteAddr has no port.
+func (ci *connInfo) forwardedForHeader(remoteAddr string, a netip.Addr) []string {
+	if v := ci.peerValues(remoteAddr, a); len(v) == 3 {
+		return v[2:3:3]
 	}
-	v := []string{remoteAddr, addrString(remoteAddr, a)}
-	ci.peerHeader.Store(&v)
-	return v[1:2:2]
+	return nil
+}
+
+// forwardedHostHeader returns [host], reused while the connection's requests name
+// the same host.
+func (ci *connInfo) forwardedHostHeader(host string) []string {
+	if v := ci.hostHeader.Load(); v != nil && (*v)[0] == host {
+		return *v
+	}
+	v := []string{host}
+	ci.hostHeader.Store(&v)
+	return v
 }
 
 type connInfoKey struct{}
