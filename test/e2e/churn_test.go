@@ -15,7 +15,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stickyv1 "github.com/sticky-ingress/sticky-ingress/api/v1alpha1"
 )
@@ -175,15 +176,10 @@ func deleteIngress(ctx context.Context, ns, name string) error {
 	return k8s.Delete(ctx, &ing)
 }
 
-// editPolicy changes the policy's cookie name, retrying when the controller's status
-// write got in between.
+// editPolicy changes the policy's cookie name with one merge patch (no read first, and
+// no conflict with the controller's status writes).
 func editPolicy(ctx context.Context, ns, name, cookie string) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var p stickyv1.StickyPolicy
-		if err := k8s.Get(ctx, nameOf(ns, name), &p); err != nil {
-			return err
-		}
-		p.Spec.Cookie.Name = cookie
-		return k8s.Update(ctx, &p)
-	})
+	p := &stickyv1.StickyPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	patch := fmt.Sprintf(`{"spec":{"cookie":{"name":%q}}}`, cookie)
+	return k8s.Patch(ctx, p, client.RawPatch(types.MergePatchType, []byte(patch)))
 }
