@@ -153,7 +153,7 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	}
 
 	bw := getWriter(pc.Conn)
-	err := req.Write(bw)
+	err := writeRequest(bw, req)
 	if err == nil {
 		err = bw.Flush()
 	}
