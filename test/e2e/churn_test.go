@@ -94,6 +94,19 @@ func TestChurnUnderLoad(t *testing.T) {
 	end := driveStart.Add(time.Duration(seconds) * time.Second)
 	const every = 40 * time.Millisecond
 	driverErr := make(chan error, 3)
+	go func() { // progress every 15s, for runs longer than CI's
+		last := int64(0)
+		for at := 15 * time.Second; at < time.Duration(seconds)*time.Second; at += 15 * time.Second {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Until(driveStart.Add(at))):
+			}
+			n := ingressChanges.Load() + policyChanges.Load() + sliceChanges.Load()
+			t.Logf("churn at %s: %d changes in the last 15s, %d requests, %d failed", at, n-last, requests.Load(), failures.Load())
+			last = n
+		}
+	}()
 	for _, prefix := range []string{"tmp-a", "tmp-b"} {
 		go func() {
 			driverErr <- pace(end, every, func(n int) (bool, error) {
