@@ -23,9 +23,10 @@ import (
 // wake-ups and their allocations were a large part of the cost (issue #6).
 //
 // What it does not handle goes to fallback (the http.Transport): upgrades
-// (WebSocket), Expect: 100-continue, and request bodies of unknown or large size,
-// which must be written while the response is read (a pod may answer early, before
-// reading an upload it refuses; writing it all first could then block for ever).
+// (WebSocket), Expect: 100-continue, request trailers, and request bodies of
+// unknown or large size, which must be written while the response is read (a pod
+// may answer early, before reading an upload it refuses; writing it all first
+// could then block for ever).
 // A body of known size up to h1SyncBodyMax fits in the socket buffers and is
 // written before the response is read.
 //
@@ -59,7 +60,7 @@ func newH1Transport(dialer *net.Dialer, responseHeaderTimeout, idleTimeout time.
 
 // handles reports whether req is one this transport sends itself.
 func (t *h1Transport) handles(req *http.Request) bool {
-	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 {
+	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 || len(req.Trailer) > 0 {
 		return false
 	}
 	// A body with ContentLength 0 is of unknown length too (net/http's convention).
