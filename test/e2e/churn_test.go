@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -126,14 +127,20 @@ func TestChurnUnderLoad(t *testing.T) {
 			return true, editPolicy(ctx, other.ns, "edited", fmt.Sprintf("EDITED%d", n%7))
 		}, &policyChanges)
 	}()
-	_ = pace(end, every, func(n int) (bool, error) {
+	var slice discoveryv1.EndpointSlice // updated in place: one API call a change
+	if err := k8s.Get(ctx, nameOf(a.ns, "web-e2e"), &slice); err != nil {
+		t.Fatal(err)
+	}
+	if err := pace(end, every, func(n int) (bool, error) {
 		eps := ready(a.backends...) // the app scales between 4 and 6 pods; the original 4 always stay
 		if n%2 == 0 {
 			eps = append(eps, ready(extra...)...)
 		}
-		setEndpoints(t, a.ns, "web", eps...)
-		return true, nil
-	}, &sliceChanges)
+		slice.Endpoints = sliceEndpoints(a.ns, eps...)
+		return true, k8s.Update(ctx, &slice)
+	}, &sliceChanges); err != nil {
+		t.Fatalf("EndpointSlice %v", err)
+	}
 	for i := 0; i < 3; i++ {
 		if err := <-driverErr; err != nil {
 			t.Fatal(err)

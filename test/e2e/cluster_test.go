@@ -116,15 +116,7 @@ func setEndpoints(t *testing.T, ns, svc string, eps ...endpointState) {
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(backendPort))}},
 	}
-	for _, e := range eps {
-		ready := !e.notReady && !e.terminating
-		serving := !e.notReady
-		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
-			Addresses:  []string{e.ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &e.terminating},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: e.name, UID: e.uid},
-		})
-	}
+	slice.Endpoints = sliceEndpoints(ns, eps...)
 	ctx := context.Background()
 	var cur discoveryv1.EndpointSlice
 	err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: slice.Name}, &cur)
@@ -139,6 +131,21 @@ func setEndpoints(t *testing.T, ns, svc string, eps ...endpointState) {
 			t.Fatalf("updating EndpointSlice: %v", err)
 		}
 	}
+}
+
+// sliceEndpoints is the Endpoints list of an EndpointSlice in ns listing eps.
+func sliceEndpoints(ns string, eps ...endpointState) []discoveryv1.Endpoint {
+	var out []discoveryv1.Endpoint
+	for _, e := range eps {
+		ready := !e.notReady && !e.terminating
+		serving := !e.notReady
+		out = append(out, discoveryv1.Endpoint{
+			Addresses:  []string{e.ip},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &e.terminating},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: e.name, UID: e.uid},
+		})
+	}
+	return out
 }
 
 func ready(bs ...*backend) []endpointState {
