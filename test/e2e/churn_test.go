@@ -63,7 +63,9 @@ func TestChurnUnderLoad(t *testing.T) {
 	var requests, failures, moved atomic.Int64
 	var ingressChanges, policyChanges, sliceChanges atomic.Int64
 	stop := make(chan struct{})
+	stopLoad := sync.OnceFunc(func() { close(stop) })
 	var wg sync.WaitGroup
+	defer func() { stopLoad(); wg.Wait() }() // also when the test stops early
 	for i := range us {
 		wg.Add(1)
 		go func(i int) {
@@ -87,9 +89,8 @@ func TestChurnUnderLoad(t *testing.T) {
 	}
 
 	// Four drivers, each one change per 40ms on average, so one slow API call does not
-	// hold up the others: Ingresses come and go in two; another Service's policy is edited in
-	// the third; the app scales in the fourth (this goroutine, as setEndpoints may stop
-	// the test).
+	// hold up the others: Ingresses come and go in two; another Service's policy is
+	// edited in the third; the app scales in the fourth (this goroutine).
 	ctx := context.Background()
 	driveStart := time.Now()
 	end := driveStart.Add(time.Duration(seconds) * time.Second)
@@ -147,7 +148,7 @@ func TestChurnUnderLoad(t *testing.T) {
 		}
 	}
 	driven := time.Since(driveStart)
-	close(stop)
+	stopLoad()
 	wg.Wait()
 	changes := ingressChanges.Load() + policyChanges.Load() + sliceChanges.Load()
 	msg := fmt.Sprintf("churn for %s: %d changes (%.0f/s: %d Ingress, %d EndpointSlice, %d StickyPolicy), %d requests, %d failed, %d sessions moved off pods that stayed",

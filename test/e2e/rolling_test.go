@@ -60,7 +60,9 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	var requests, failures, noReplica atomic.Int64
 	moved := make([]atomic.Int64, users)
 	stop := make(chan struct{})
+	stopLoad := sync.OnceFunc(func() { close(stop) })
 	var wg sync.WaitGroup
+	defer func() { stopLoad(); wg.Wait() }() // also when the test stops early
 	for i := range us {
 		wg.Add(1)
 		go func(i int) {
@@ -123,7 +125,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 	last := []*controller{replace(first, "rolling-a2"), replace(second, "rolling-b2")}
 	time.Sleep(time.Second)
-	close(stop)
+	stopLoad()
 	wg.Wait()
 
 	for _, old := range []*controller{first, second} {
