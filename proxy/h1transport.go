@@ -188,7 +188,6 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		// A cancellation between reading the header and clearing the deadline
 		// would have been undone by the clearing: look again.
 		if ctx.Err() != nil {
-			resp.Body = nil
 			return nil, fail(nil), false
 		}
 	}
