@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -107,5 +108,35 @@ func TestShutdownTimeoutCutsWhatIsLeft(t *testing.T) {
 	case <-result:
 	case <-time.After(3 * time.Second):
 		t.Fatal("the cut request never ended")
+	}
+}
+
+// TestShutdownClosesIdleUpstreamConnections: a replica that stops leaves no
+// keep-alive connection open on its pods.
+func TestShutdownClosesIdleUpstreamConnections(t *testing.T) {
+	closed := make(chan struct{}, 16)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	b := &testBackend{name: "b", Server: srv}
+	p := startProxy(t, oneHost("idle.test", backendsOf(b), routetable.AffinityPolicy{}))
+	resp := p.get(t, "idle.test")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	p.stop()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pod's keep-alive connection stayed open after shutdown")
 	}
 }

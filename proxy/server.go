@@ -289,6 +289,9 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 		}()
 	}
 	wg.Wait()
+	// Keep-alive connections to pods would otherwise stay open until their idle
+	// timeout, holding a socket on each pod after this replica is gone.
+	s.upstream.h1.CloseIdleConnections()
 	// No request can start now: wait for the WebSockets and other upgraded
 	// connections, which Shutdown leaves alone.
 	if tun.close(shutdownCtx) {
