@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,31 +61,17 @@ func TestChurnUnderLoad(t *testing.T) {
 
 	var requests, failures, moved atomic.Int64
 	var ingressChanges, policyChanges, sliceChanges atomic.Int64
-	stop := make(chan struct{})
-	stopLoad := sync.OnceFunc(func() { close(stop) })
-	var wg sync.WaitGroup
-	defer func() { stopLoad(); wg.Wait() }() // also when the test stops early
-	for i := range us {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := us[i].try(shared, a.host, "/")
-				requests.Add(1)
-				switch {
-				case err != nil || r.status != http.StatusOK:
-					failures.Add(1)
-				case r.server != pinned[i]:
-					moved.Add(1)
-				}
-			}
-		}(i)
-	}
+	stopLoad := startLoad(len(us), func(i int) {
+		r, err := us[i].try(shared, a.host, "/")
+		requests.Add(1)
+		switch {
+		case err != nil || r.status != http.StatusOK:
+			failures.Add(1)
+		case r.server != pinned[i]:
+			moved.Add(1)
+		}
+	})
+	defer stopLoad() // also when the test stops early
 
 	// Four drivers, each one change per 40ms on average, so one slow API call does not
 	// hold up the others: Ingresses come and go in two; another Service's policy is
@@ -96,11 +81,13 @@ func TestChurnUnderLoad(t *testing.T) {
 	end := driveStart.Add(time.Duration(seconds) * time.Second)
 	const every = 40 * time.Millisecond
 	driverErr := make(chan error, 3)
+	stopProgress := make(chan struct{})
+	defer close(stopProgress)
 	go func() { // progress every 15s, for runs longer than CI's
 		last := int64(0)
 		for at := 15 * time.Second; at < time.Duration(seconds)*time.Second; at += 15 * time.Second {
 			select {
-			case <-stop:
+			case <-stopProgress:
 				return
 			case <-time.After(time.Until(driveStart.Add(at))):
 			}
@@ -149,7 +136,6 @@ func TestChurnUnderLoad(t *testing.T) {
 	}
 	driven := time.Since(driveStart)
 	stopLoad()
-	wg.Wait()
 	changes := ingressChanges.Load() + policyChanges.Load() + sliceChanges.Load()
 	msg := fmt.Sprintf("churn for %s: %d changes (%.0f/s: %d Ingress, %d EndpointSlice, %d StickyPolicy), %d requests, %d failed, %d sessions moved off pods that stayed",
 		driven.Round(100*time.Millisecond), changes, float64(changes)/driven.Seconds(), ingressChanges.Load(), sliceChanges.Load(), policyChanges.Load(),

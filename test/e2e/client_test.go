@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +114,27 @@ func routed(t *testing.T, c *controller, host string) {
 		}
 		return nil
 	})
+}
+
+// startLoad calls step(i) over and over on one goroutine per user i until the
+// returned stop is called. stop waits for the goroutines to end and may be called
+// more than once: deferred, for a test that stops early, and where the load ends.
+func startLoad(users int, step func(i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				step(i)
+			}
+		}()
+	}
+	return sync.OnceFunc(func() { close(done); wg.Wait() })
 }

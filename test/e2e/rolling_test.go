@@ -59,41 +59,27 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 
 	var requests, failures, noReplica atomic.Int64
 	moved := make([]atomic.Int64, users)
-	stop := make(chan struct{})
-	stopLoad := sync.OnceFunc(func() { close(stop) })
-	var wg sync.WaitGroup
-	defer func() { stopLoad(); wg.Wait() }() // also when the test stops early
-	for i := range us {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := lb.pick()
-				if c == nil { // a real balancer would answer 503
-					noReplica.Add(1)
-					failures.Add(1)
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				r, err := us[i].try(c, a.host, "/")
-				requests.Add(1)
-				switch {
-				case err != nil || r.status != http.StatusOK:
-					if failures.Add(1) <= 5 {
-						t.Logf("user %d via %s: status %d, %v", i, c.name, r.status, err)
-					}
-				case r.server != pinned[i]:
-					moved[i].Add(1)
-				}
-				time.Sleep(2 * time.Millisecond)
+	stopLoad := startLoad(len(us), func(i int) {
+		c := lb.pick()
+		if c == nil { // a real balancer would answer 503
+			noReplica.Add(1)
+			failures.Add(1)
+			time.Sleep(10 * time.Millisecond)
+			return
+		}
+		r, err := us[i].try(c, a.host, "/")
+		requests.Add(1)
+		switch {
+		case err != nil || r.status != http.StatusOK:
+			if failures.Add(1) <= 5 {
+				t.Logf("user %d via %s: status %d, %v", i, c.name, r.status, err)
 			}
-		}(i)
-	}
+		case r.server != pinned[i]:
+			moved[i].Add(1)
+		}
+		time.Sleep(2 * time.Millisecond)
+	})
+	defer stopLoad() // also when the test stops early
 
 	time.Sleep(time.Second)
 	// replace sends old SIGTERM, starts its successor, and waits until old has exited
@@ -126,7 +112,6 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	last := []*controller{replace(first, "rolling-a2"), replace(second, "rolling-b2")}
 	time.Sleep(time.Second)
 	stopLoad()
-	wg.Wait()
 
 	for _, old := range []*controller{first, second} {
 		if !lb.stats(old).sawNotReady {
