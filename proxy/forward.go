@@ -20,8 +20,12 @@ import (
 // ReverseProxy has already removed incoming Forwarded and X-Forwarded-For/-Host/-Proto
 // headers before calling Rewrite; X-Real-IP and X-Forwarded-Port are removed here.
 func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
-	x := exchangeFrom(pr.In.Context())
-	in, out := pr.In, pr.Out
+	pointUpstream(exchangeFrom(pr.In.Context()), pr.In, pr.Out)
+}
+
+// pointUpstream is rewrite's work, shared with the lean forwarder (lean.go), which
+// strips the same incoming headers first.
+func pointUpstream(x *exchange, in, out *http.Request) {
 	out.URL.Scheme = "http"
 	out.URL.Host = x.decision.Endpoint.Address
 	out.Host = in.Host

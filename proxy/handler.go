@@ -191,6 +191,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Strict fallback or nothing to serve: 503, and the session's cookie is left
 		// as it is, so it resumes when its endpoint comes back.
 		plainError(&x.rw, http.StatusServiceUnavailable, bodyNoEndpoint)
+	} else if leanEligible(r) {
+		s.upstream.serveLean(&x.rw, r, x)
 	} else {
 		s.upstream.proxy.ServeHTTP(&x.rw, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 	}

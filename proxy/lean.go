@@ -1,0 +1,362 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The lean forwarder serves the ordinary requests h1Transport sends itself (no
+// upgrade, no Expect, no request trailers, no body or a small one of known length)
+// without httputil.ReverseProxy. ReverseProxy's own work was ~15% of the proxy's CPU
+// under load, most of it general machinery these requests do not need: a deep clone
+// of the request and its header map, a ProxyRequest, a ClientTrace and its closure
+// per request, a canonicalising Header.Add per response header, a media-type parse
+// per response. Here the outbound request's URL, header map and trace are pooled,
+// header values are shared with the inbound request (nothing on the way out appends
+// to them), and response headers are handed over as they are.
+//
+// Behaviour is ReverseProxy's, step by step (Go 1.26 net/http/httputil), and every
+// hook of ours is the same one: retryOnConnectFailure as transport (in-flight count,
+// latency metric, retry and strict), pointUpstream (forward.go) for the forwarding
+// headers, modifyResponse and errorHandler. Whatever this file does not handle the
+// same way goes to ReverseProxy (leanEligible).
+
+// leanEligible reports whether r may take the lean path.
+func leanEligible(r *http.Request) bool {
+	h := r.Header
+	// Upgrades are ReverseProxy's (it hijacks the connection); Expect and request
+	// trailers are http.Transport's, as are bodies h1Transport would not take.
+	if len(h["Upgrade"]) > 0 || len(h["Expect"]) > 0 || len(r.Trailer) > 0 {
+		return false
+	}
+	if r.ContentLength < 0 || r.ContentLength > h1SyncBodyMax {
+		return false
+	}
+	// ReverseProxy re-encodes a query it cannot pass as it is (cleanQueryParams);
+	// those are left to it. A Client trace already on the context would be
+	// composed into our pooled one (httptrace.WithClientTrace changes it).
+	return cleanQuery(r.URL.RawQuery) && httptrace.ContextClientTrace(r.Context()) == nil
+}
+
+// queryReencoded: a GODEBUG urlmaxqueryparams setting makes ReverseProxy re-encode
+// every query; then only requests without one are lean.
+var queryReencoded = strings.Contains(os.Getenv("GODEBUG"), "urlmaxqueryparams")
+
+// cleanQuery reports whether ReverseProxy's cleanQueryParams would leave s as it is:
+// no ';', only well-formed escapes, at most 10000 parameters.
+func cleanQuery(s string) bool {
+	if s == "" {
+		return true
+	}
+	if queryReencoded || strings.Count(s, "&") >= 10000 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ';':
+			return false
+		case '%':
+			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// leanState is the pooled part of a lean exchange: the outbound URL and header map
+// (cleared, keeping their buckets) and the ClientTrace through which 1xx answers
+// (103 Early Hints) are forwarded, made once with its method value.
+type leanState struct {
+	url    url.URL
+	header http.Header
+	trace  httptrace.ClientTrace
+	mu     sync.Mutex // as ReverseProxy's roundTripMutex: a late 1xx must not touch rw
+	rw     http.ResponseWriter
+	done   bool
+}
+
+var leans = sync.Pool{New: func() any {
+	l := &leanState{header: make(http.Header, 16)}
+	l.trace.Got1xxResponse = l.got1xx
+	return l
+}}
+
+// got1xx forwards an informational answer, as ReverseProxy's trace does.
+func (l *leanState) got1xx(code int, header textproto.MIMEHeader) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return nil
+	}
+	h := l.rw.Header()
+	copyHeader(h, http.Header(header))
+	l.rw.WriteHeader(code)
+	clear(h) // WriteHeader does not clear them for 1xx
+	return nil
+}
+
+// noopCloseBody is ReverseProxy's noopCloseReader: the transport's Close must not
+// reach the client's body; reads after the handler's Close fail.
+type noopCloseBody struct {
+	body   io.ReadCloser
+	closed atomic.Bool
+}
+
+func (b *noopCloseBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errors.New("lean forwarder: read on closed request body")
+	}
+	return b.body.Read(p)
+}
+
+func (b *noopCloseBody) Close() error { b.closed.Store(true); return nil }
+
+// errUnrequestedSwitch: a pod answered 101 to a request that asked for no upgrade
+// (ReverseProxy's handleUpgradeResponse refuses it too: 502).
+var errUnrequestedSwitch = errors.New("backend switched protocols without an upgrade request")
+
+// serveLean forwards r (leanEligible) to x's picked endpoint and copies the answer to w.
+func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange) {
+	l := leans.Get().(*leanState)
+	l.rw, l.done = w, false
+
+	// The header: the inbound one without hop-by-hop headers and without the
+	// client's forwarding headers, which pointUpstream sets anew (ReverseProxy
+	// deletes Forwarded and X-Forwarded-For/-Host/-Proto before Rewrite).
+	h := l.header
+	for k, v := range r.Header {
+		switch k {
+		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+			"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+			continue
+		}
+		h[k] = v
+	}
+	removeConnectionHeaders(h, r.Header["Connection"])
+	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
+		h["Te"] = teTrailers // the client accepts trailers: say we do too (Go issue 21096)
+	}
+
+	ctx := httptrace.WithClientTrace(context.WithValue(r.Context(), exchangeKey{}, x), &l.trace)
+	out := r.WithContext(ctx) // the one Request allocated; its fields are replaced below
+	l.url = *r.URL
+	out.URL = &l.url
+	out.Header = h
+	out.Close = false
+	out.Trailer = nil
+	var body *noopCloseBody
+	if r.ContentLength == 0 {
+		out.Body = nil // as ReverseProxy (Go issue 16036)
+	} else {
+		body = &noopCloseBody{body: r.Body}
+		out.Body = body
+		defer body.Close()
+	}
+	pointUpstream(x, r, out)
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = emptyValue // send none rather than Go's default
+	}
+
+	res, err := retryOnConnectFailure{u}.RoundTrip(out)
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
+	if err != nil {
+		// Not pooled: a transport that gave up early might still hold the request.
+		u.errorHandler(w, out, err)
+		return
+	}
+	// The transport is done with out once it returned a response (h1Transport has
+	// written all of it; the body is closed below): its state can be reused.
+	defer putLean(l)
+
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		if u.modifyResponse(res) == nil {
+			res.Body.Close()
+			u.errorHandler(w, out, errUnrequestedSwitch)
+		}
+		return
+	}
+	removeHopByHopHeaders(res.Header)
+	if err := u.modifyResponse(res); err != nil {
+		res.Body.Close()
+		u.errorHandler(w, out, err)
+		return
+	}
+
+	// The response's header map is the transport's, fresh per response, with keys
+	// canonical as http.ReadResponse made them: its values can be handed over
+	// without Header.Add (capacity capped, so a later append copies).
+	dst := w.Header()
+	for k, vv := range res.Header {
+		if old, ok := dst[k]; ok {
+			dst[k] = append(old, vv...)
+		} else {
+			dst[k] = vv[:len(vv):len(vv)]
+		}
+	}
+	announced := len(res.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		dst.Add("Trailer", strings.Join(keys, ", "))
+	}
+	w.WriteHeader(res.StatusCode)
+
+	if err := u.copyLean(w, res); err != nil {
+		res.Body.Close()
+		// The header is out: all that is left is to abort the client's response
+		// (ReverseProxy does the same; Go issue 23643). handler.go's recover settles
+		// the exchange on the way.
+		if !shouldPanicOnCopyError(r) {
+			u.proxy.ErrorLog.Printf("suppressing panic for copyResponse error in test; copy error: %v", err)
+			return
+		}
+		panic(http.ErrAbortHandler)
+	}
+	res.Body.Close() // now, to populate res.Trailer
+
+	if len(res.Trailer) > 0 {
+		// Force chunking, so that a short body gets no Content-Length and the
+		// trailers can follow it.
+		_ = http.NewResponseController(w).Flush()
+	}
+	if len(res.Trailer) == announced {
+		copyHeader(dst, res.Trailer)
+		return
+	}
+	for k, vv := range res.Trailer {
+		k = http.TrailerPrefix + k
+		for _, v := range vv {
+			dst.Add(k, v)
+		}
+	}
+}
+
+func putLean(l *leanState) {
+	clear(l.header) // drop the references to the request's values
+	l.url = url.URL{}
+	l.rw = nil
+	leans.Put(l)
+}
+
+// copyLean copies the response body, flushing after every write when ReverseProxy
+// would flush at once (FlushInterval 0 and the response an event stream or of
+// unknown length). It returns write errors and read errors other than EOF.
+func (u *upstream) copyLean(w http.ResponseWriter, res *http.Response) error {
+	var flush func() error
+	if flushAtOnce(res) {
+		flush = http.NewResponseController(w).Flush
+		// ReverseProxy's maxLatencyWriter flushes the header as soon as it is
+		// written, even before any body arrives: a stream's client must see it.
+		_ = flush()
+	}
+	buf := bufferPool{}.Get()
+	defer bufferPool{}.Put(buf)
+	for {
+		nr, rerr := res.Body.Read(buf)
+		if rerr != nil && rerr != io.EOF && rerr != context.Canceled {
+			u.proxy.ErrorLog.Printf("httputil: ReverseProxy read error during body copy: %v", rerr)
+		}
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			if flush != nil {
+				_ = flush()
+			}
+			if werr != nil {
+				return werr
+			}
+			if nw != nr {
+				return io.ErrShortWrite
+			}
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				return nil
+			}
+			return rerr
+		}
+	}
+}
+
+// flushAtOnce is ReverseProxy's flushInterval returning -1: a text/event-stream
+// response, or one of unknown length. mime.ParseMediaType allocates, so it is asked
+// only when the value could name an event stream: its media type is the value's
+// text before ';', trimmed and lower-cased, so the trimmed value must begin with
+// that text in some case.
+func flushAtOnce(res *http.Response) bool {
+	if ct := strings.TrimSpace(res.Header.Get("Content-Type")); len(ct) >= len(eventStream) &&
+		strings.EqualFold(ct[:len(eventStream)], eventStream) {
+		if base, _, _ := mime.ParseMediaType(ct); base == eventStream {
+			return true
+		}
+	}
+	return res.ContentLength == -1
+}
+
+const eventStream = "text/event-stream"
+
+// shouldPanicOnCopyError is ReverseProxy's rule: panic only under an http.Server,
+// which recovers http.ErrAbortHandler.
+func shouldPanicOnCopyError(r *http.Request) bool {
+	return r.Context().Value(http.ServerContextKey) != nil
+}
+
+// removeHopByHopHeaders is ReverseProxy's: the headers the Connection header names,
+// then the fixed hop-by-hop set (RFC 7230 6.1, RFC 2616 13.5.1).
+func removeHopByHopHeaders(h http.Header) {
+	removeConnectionHeaders(h, h["Connection"])
+	for _, k := range hopHeaders {
+		delete(h, k) // canonical already: Header.Del would canonicalise again
+	}
+}
+
+// removeConnectionHeaders deletes from h the headers named in the Connection values.
+func removeConnectionHeaders(h http.Header, connection []string) {
+	for _, f := range connection {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+}
+
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		for _, v := range vv {
+			dst.Add(k, v)
+		}
+	}
+}
+
+var (
+	teTrailers = []string{"trailers"}
+	emptyValue = []string{""}
+)
