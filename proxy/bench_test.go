@@ -12,8 +12,8 @@ import (
 )
 
 // BenchmarkServeHTTP drives the whole request path through the handler: match, pick,
-// ReverseProxy (Rewrite, forwarding headers, transport wrapper, response copy),
-// metrics.
+// the lean forwarder (lean.go: forwarding headers, transport wrapper, response copy;
+// these GETs are all lean requests), metrics.
 //
 //   - loopback: to a real net/http backend on 127.0.0.1 — the numbers include the
 //     client side of net/http's Transport and the backend server in this process.
