@@ -189,17 +189,20 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	// written all of it; the body is closed below): its state can be reused.
 	defer putLean(l)
 
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		if u.modifyResponse(res) == nil {
-			res.Body.Close()
-			u.errorHandler(w, out, errUnrequestedSwitch)
-		}
-		return
+	// ReverseProxy runs ModifyResponse on a 101 before it looks at the upgrade, and
+	// on anything else after removing the hop-by-hop headers.
+	switching := res.StatusCode == http.StatusSwitchingProtocols
+	if !switching {
+		removeHopByHopHeaders(res.Header)
 	}
-	removeHopByHopHeaders(res.Header)
 	if err := u.modifyResponse(res); err != nil {
 		res.Body.Close()
 		u.errorHandler(w, out, err)
+		return
+	}
+	if switching {
+		res.Body.Close()
+		u.errorHandler(w, out, errUnrequestedSwitch)
 		return
 	}
 
