@@ -60,7 +60,7 @@ func newH1Transport(dialer *net.Dialer, responseHeaderTimeout, idleTimeout time.
 
 // handles reports whether req is one this transport sends itself.
 func (t *h1Transport) handles(req *http.Request) bool {
-	if req.URL.Scheme != "http" || len(req.Header["Upgrade"]) > 0 || len(req.Header["Expect"]) > 0 || len(req.Trailer) > 0 {
+	if req.URL.Scheme != "http" || !plainExchange(req) {
 		return false
 	}
 	// A body with ContentLength 0 is of unknown length too (net/http's convention).
@@ -68,6 +68,13 @@ func (t *h1Transport) handles(req *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// plainExchange: one request and one response, nothing in between or after — no
+// upgrade, no Expect (100-continue), no request trailers. Both h1Transport and the
+// lean forwarder take only these.
+func plainExchange(req *http.Request) bool {
+	return len(req.Header["Upgrade"]) == 0 && len(req.Header["Expect"]) == 0 && len(req.Trailer) == 0
 }
 
 func hasBody(req *http.Request) bool { return req.Body != nil && req.Body != http.NoBody }

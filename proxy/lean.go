@@ -35,13 +35,9 @@ import (
 
 // leanEligible reports whether r may take the lean path.
 func leanEligible(r *http.Request) bool {
-	h := r.Header
 	// Upgrades are ReverseProxy's (it hijacks the connection); Expect and request
 	// trailers are http.Transport's, as are bodies h1Transport would not take.
-	if len(h["Upgrade"]) > 0 || len(h["Expect"]) > 0 || len(r.Trailer) > 0 {
-		return false
-	}
-	if r.ContentLength < 0 || r.ContentLength > h1SyncBodyMax {
+	if !plainExchange(r) || r.ContentLength < 0 || r.ContentLength > h1SyncBodyMax {
 		return false
 	}
 	// ReverseProxy re-encodes a query it cannot pass as it is (cleanQueryParams);
@@ -143,10 +139,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	// deletes Forwarded and X-Forwarded-For/-Host/-Proto before Rewrite).
 	h := l.header
 	for k, v := range r.Header {
-		switch k {
-		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-			"Te", "Trailer", "Transfer-Encoding", "Upgrade",
-			"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		if isHopByHop(k) || isClientForwarding(k) {
 			continue
 		}
 		h[k] = v
@@ -233,7 +226,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		// (ReverseProxy does the same; Go issue 23643). handler.go's recover settles
 		// the exchange on the way.
 		if !shouldPanicOnCopyError(r) {
-			u.proxy.ErrorLog.Printf("suppressing panic for copyResponse error in test; copy error: %v", err)
+			u.proxy.ErrorLog.Printf("lean forwarder: body copy failed outside an http.Server, not aborting: %v", err)
 			return
 		}
 		panic(http.ErrAbortHandler)
@@ -280,7 +273,7 @@ func (u *upstream) copyLean(w http.ResponseWriter, res *http.Response) error {
 	for {
 		nr, rerr := res.Body.Read(buf)
 		if rerr != nil && rerr != io.EOF && rerr != context.Canceled {
-			u.proxy.ErrorLog.Printf("httputil: ReverseProxy read error during body copy: %v", rerr)
+			u.proxy.ErrorLog.Printf("lean forwarder: read error during body copy: %v", rerr)
 		}
 		if nr > 0 {
 			nw, werr := w.Write(buf[:nr])
@@ -330,8 +323,10 @@ func shouldPanicOnCopyError(r *http.Request) bool {
 // then the fixed hop-by-hop set (RFC 7230 6.1, RFC 2616 13.5.1).
 func removeHopByHopHeaders(h http.Header) {
 	removeConnectionHeaders(h, h["Connection"])
-	for _, k := range hopHeaders {
-		delete(h, k) // canonical already: Header.Del would canonicalise again
+	for k := range h {
+		if isHopByHop(k) { // keys are canonical already, as http.ReadResponse made them
+			delete(h, k)
+		}
 	}
 }
 
@@ -346,9 +341,25 @@ func removeConnectionHeaders(h http.Header, connection []string) {
 	}
 }
 
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+// isHopByHop reports whether the canonical header key k names one of the fixed
+// hop-by-hop headers, which ReverseProxy removes in both directions.
+func isHopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// isClientForwarding reports whether k is a forwarding header of the client's, which
+// ReverseProxy deletes before Rewrite and pointUpstream sets anew.
+func isClientForwarding(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return false
 }
 
 func copyHeader(dst, src http.Header) {
