@@ -113,12 +113,11 @@ func TestAPIServerOutageAndRestart(t *testing.T) {
 
 func readyz(t *testing.T, c *controller) int {
 	t.Helper()
-	resp, err := http.Get("http://" + c.healthAddr + "/readyz")
+	code, err := c.readyz()
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }
 
 // controlPlane is a test's own kube-apiserver and etcd, with an admin kubeconfig for

@@ -71,16 +71,22 @@ func (c *controller) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("exited: %v", c.cmd.ProcessState)
 		default:
 		}
-		resp, err := http.Get("http://" + c.healthAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if code, err := c.readyz(); err == nil && code == http.StatusOK {
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("not ready after %s", timeout)
+}
+
+// readyz returns the status code of c's /readyz.
+func (c *controller) readyz() (int, error) {
+	resp, err := http.Get("http://" + c.healthAddr + "/readyz")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // stop sends SIGTERM and waits (bounded) for the process to end.

@@ -83,12 +83,11 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	start := time.Now()
 	eventually(t, time.Second, func() error {
-		resp, err := http.Get("http://" + c.healthAddr + "/readyz")
+		code, err := c.readyz()
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		if code == http.StatusOK {
 			return fmt.Errorf("still ready")
 		}
 		return nil
