@@ -229,7 +229,8 @@ func (s *Server) Start(ctx context.Context) error {
 // left. The listeners are closed on return. Call it once per Server.
 func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
-	errc := make(chan error, 2)
+	var fast *h1Server
+	errc := make(chan error, 3)
 	tun := newTunnels()
 	s.tunnels.Store(tun)
 	serve := func(ln net.Listener, tlsConf *tls.Config) {
@@ -246,17 +247,19 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 			ConnContext:       withConnInfo(tlsConf != nil),
 		}
 		servers = append(servers, srv)
-		go func() {
-			var err error
-			if tlsConf != nil {
-				err = srv.ServeTLS(ln, "", "")
-			} else {
-				err = srv.Serve(ln)
-			}
+		report := func(err error) {
 			if !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
-		}()
+		}
+		if tlsConf != nil {
+			go func() { report(srv.ServeTLS(ln, "", "")) }()
+			return
+		}
+		// Plain HTTP: the fast path accepts, and hands net/http what it does not serve.
+		fast = newH1Server(s, srv, ln.Addr())
+		go func() { report(srv.Serve(fast.handoff)) }()
+		go func() { report(fast.serve(ln)) }()
 	}
 	if httpLn != nil {
 		serve(httpLn, nil)
@@ -276,7 +279,17 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers))
+	errs := make([]error, len(servers)+1)
+	if fast != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if e := fast.Shutdown(shutdownCtx); e != nil {
+				fast.Close()
+				errs[len(servers)] = fmt.Errorf("proxy: graceful shutdown: %w", e)
+			}
+		}()
+	}
 	for i, srv := range servers {
 		wg.Add(1)
 		go func() {

@@ -1,0 +1,305 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, for Shutdown: it closes idle connections and waits for active ones.
+const (
+	connNew    int32 = iota // accepted, no request yet
+	connActive              // a request is being read or served
+	connIdle                // between requests
+)
+
+// deadlineSlack: a connection's idle deadline is re-armed only when it is older than
+// this, so a busy connection pays for one deadline a second, not one per request.
+const deadlineSlack = time.Second
+
+// h1ServerConn is one client connection of the fast path, and the request, URL,
+// header map and response writer it reuses from one request to the next.
+type h1ServerConn struct {
+	f          *h1Server
+	c          net.Conn
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	remoteAddr string
+	accepted   int64 // UnixNano
+	state      atomic.Int32
+	// deadline is the read deadline armed last (zero: none).
+	deadline time.Time
+	// cancel ends the connection's context: the client left (see watchClient) or
+	// the connection is done.
+	cancel context.CancelFunc
+	watch  clientWatch
+
+	// template carries the connection's context: http.Request's context can only be
+	// set by WithContext, which allocates, so each request starts as a copy of it.
+	template *http.Request
+	req      http.Request
+	url      url.URL
+	head     requestHead
+	w        h1ResponseWriter
+}
+
+var (
+	serverReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	serverWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+)
+
+func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
+	return &h1ServerConn{f: f, c: c, accepted: time.Now().UnixNano()}
+}
+
+// serve reads and serves requests until the connection closes, fails, or is handed
+// to net/http.
+func (sc *h1ServerConn) serve() {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			sc.c.Close()
+		}
+		sc.f.forget(sc)
+		sc.releaseBuffers()
+	}()
+	sc.br = serverReaders.Get().(*bufio.Reader)
+	sc.br.Reset(sc.c)
+	sc.bw = serverWriters.Get().(*bufio.Writer)
+	sc.bw.Reset(sc.c)
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, sc.f.http)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
+	ctx = withConnInfo(false)(ctx, sc.c)
+	ctx, sc.cancel = context.WithCancel(ctx)
+	defer sc.cancel()
+	sc.watch.init(sc)
+	sc.template = (&http.Request{}).WithContext(ctx)
+	sc.head = requestHead{req: &sc.req, url: &sc.url, header: make(http.Header, 16), values: make([]string, 0, 16)}
+	sc.w.conn = sc
+	sc.w.header = make(http.Header, 16)
+
+	timeout := sc.f.s.opts.ReadHeaderTimeout // the first request: nothing has been sent yet
+	for {
+		n, next := sc.readHead(timeout)
+		timeout = sc.f.s.opts.IdleTimeout
+		switch next {
+		case headGone:
+			return
+		case headHandOff:
+			handedOff = true
+			sc.handOff()
+			return
+		}
+		b, _ := sc.br.Peek(n)
+		sc.req = *sc.template
+		if !parseRequestHead(string(b), &sc.head) || !fastEligible(&sc.req) {
+			handedOff = true
+			sc.handOff()
+			return
+		}
+		_, _ = sc.br.Discard(n)
+		if sc.req.RemoteAddr = sc.remoteAddr; sc.remoteAddr == "" {
+			// Not at accept: a PROXY-protocol connection learns its address from
+			// its header, which this waits for.
+			sc.remoteAddr = sc.c.RemoteAddr().String()
+			sc.req.RemoteAddr = sc.remoteAddr
+		}
+		if !sc.serveRequest() {
+			return
+		}
+		sc.state.Store(connIdle)
+		if sc.f.closing.Load() {
+			return
+		}
+	}
+}
+
+// What readHead found.
+const (
+	headComplete = iota
+	headHandOff  // not for the fast path: too large, or not CRLF-terminated
+	headGone     // closed, failed or timed out
+)
+
+// readHead waits up to timeout for a request and then up to ReadHeaderTimeout for
+// the rest of its head; it returns the head's length, which stays in the buffer.
+func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
+	sc.armDeadline(timeout)
+	if _, err := sc.br.Peek(1); err != nil {
+		return 0, headGone
+	}
+	sc.state.Store(connActive)
+	for {
+		b, _ := sc.br.Peek(sc.br.Buffered())
+		n, ok := headEnd(b)
+		switch {
+		case !ok || n == 0 && len(b) == sc.br.Size():
+			return 0, headHandOff
+		case n > 0:
+			return n, headComplete
+		}
+		// A head split across reads: the rest must come within ReadHeaderTimeout.
+		sc.deadline = time.Time{}
+		sc.armDeadline(sc.f.s.opts.ReadHeaderTimeout)
+		if _, err := sc.br.Peek(len(b) + 1); err != nil {
+			return 0, headGone
+		}
+	}
+}
+
+// armDeadline sets the read deadline d from now, unless the one armed already ends
+// within deadlineSlack of that.
+func (sc *h1ServerConn) armDeadline(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	want := time.Now().Add(d)
+	if !sc.deadline.IsZero() && sc.deadline.Add(deadlineSlack).After(want) && !sc.deadline.After(want) {
+		return
+	}
+	sc.deadline = want
+	_ = sc.c.SetReadDeadline(want)
+}
+
+// fastEligible: requests the lean forwarder and h1Transport carry whole, so that
+// nothing needs the connection beyond one request and one response.
+func fastEligible(r *http.Request) bool {
+	return plainExchange(r) && r.ContentLength <= h1SyncBodyMax
+}
+
+// serveRequest runs the handler for sc.req and finishes its response; it reports
+// whether the connection may serve another request.
+func (sc *h1ServerConn) serveRequest() (keep bool) {
+	r := &sc.req
+	var body *h1RequestBody
+	if r.ContentLength > 0 {
+		body = &h1RequestBody{br: sc.br, remaining: r.ContentLength}
+		r.Body = body
+	} else {
+		r.Body = http.NoBody
+	}
+	sc.w.reset(r)
+	sc.watch.begin(body)
+	defer func() {
+		if p := recover(); p != nil {
+			sc.watch.end()
+			if p != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				sc.f.s.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", string(buf))
+			}
+			// What the response committed is sent, as net/http does, then the
+			// connection closes.
+			_ = sc.bw.Flush()
+			keep = false
+		}
+	}()
+	sc.f.s.ServeHTTP(&sc.w, r)
+	gone := sc.watch.end()
+	sc.w.finish()
+	keep = !sc.w.closeAfter && !gone
+	if body != nil && !body.drain() {
+		keep = false
+	}
+	if err := sc.bw.Flush(); err != nil {
+		keep = false
+	}
+	return keep && !r.Close
+}
+
+// handOff gives the connection, with the bytes read and not consumed, to net/http.
+func (sc *h1ServerConn) handOff() {
+	pending, _ := sc.br.Peek(sc.br.Buffered())
+	rc := &replayConn{Conn: sc.c, pending: append([]byte(nil), pending...)}
+	// net/http arms its own deadlines; a stale one of ours must not cut it short.
+	_ = sc.c.SetReadDeadline(time.Time{})
+	sc.f.handoff.give(rc)
+}
+
+func (sc *h1ServerConn) releaseBuffers() {
+	if sc.br != nil {
+		sc.br.Reset(nil)
+		serverReaders.Put(sc.br)
+		sc.br = nil
+	}
+	if sc.bw != nil {
+		sc.bw.Reset(nil)
+		serverWriters.Put(sc.bw)
+		sc.bw = nil
+	}
+}
+
+// h1RequestBody reads a request body of known length from the connection's reader.
+// A handler (or a transport that kept it) may hold it past the request: once the
+// request is done it reads nothing, so it can never reach the next request's bytes.
+type h1RequestBody struct {
+	mu        sync.Mutex
+	br        *bufio.Reader // nil once the request is done
+	remaining int64
+	err       error
+}
+
+func (b *h1RequestBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.br == nil {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.br.Read(p)
+	b.remaining -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		b.err = err
+	} else if b.remaining == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *h1RequestBody) Close() error { return nil }
+
+// drain reads what the handler left of the body (at most h1SyncBodyMax) so that the
+// next request starts at its first byte, and detaches the body from the reader. It
+// reports whether the connection is still in step.
+func (b *h1RequestBody) drain() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ok := b.err == nil
+	if ok && b.remaining > 0 {
+		n, err := b.br.Discard(int(b.remaining))
+		b.remaining -= int64(n)
+		ok = err == nil
+	}
+	b.br = nil
+	return ok
+}
+
+// consumed reports whether the body has been read to its end, after which Read no
+// longer touches the connection's reader (a nil body has nothing to read).
+func (b *h1RequestBody) consumed() bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.remaining == 0 || b.br == nil
+}
