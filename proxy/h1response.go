@@ -93,7 +93,7 @@ func (w *h1ResponseWriter) WriteHeader(code int) {
 		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
 			w.contentLength, w.declared = v[0], n
 		} else {
-			w.conn.f.s.log.V(1).Info("response Content-Length is invalid; dropped", "value", v[0])
+			w.conn.f.log.V(1).Info("response Content-Length is invalid; dropped", "value", v[0])
 		}
 	}
 	if v := h["Transfer-Encoding"]; len(v) > 0 {

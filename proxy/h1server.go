@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-logr/logr"
 )
 
 // h1Server serves the plain-HTTP listener's ordinary requests itself and hands
@@ -29,9 +31,12 @@ import (
 // pod is noticed when the answer is written (net/http notices at once, by reading
 // in the background); the pod's response header timeout bounds that wait.
 type h1Server struct {
-	s       *Server
-	http    *http.Server // the hand-off server; also what ServerContextKey names
-	handoff *handoffListener
+	handler           http.Handler
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	log               logr.Logger
+	http              *http.Server // the hand-off server; also what ServerContextKey names
+	handoff           *handoffListener
 
 	mu    sync.Mutex
 	conns map[*h1ServerConn]struct{}
@@ -41,8 +46,12 @@ type h1Server struct {
 	closing atomic.Bool
 }
 
-func newH1Server(s *Server, srv *http.Server, addr net.Addr) *h1Server {
-	return &h1Server{s: s, http: srv, handoff: newHandoffListener(addr), conns: map[*h1ServerConn]struct{}{}}
+// newH1Server serves srv.Handler on the connections of ln (see serve), with srv's
+// header and idle timeouts, and hands srv what it does not serve: srv must be
+// serving the handoff listener.
+func newH1Server(srv *http.Server, addr net.Addr, log logr.Logger) *h1Server {
+	return &h1Server{handler: srv.Handler, readHeaderTimeout: srv.ReadHeaderTimeout, idleTimeout: srv.IdleTimeout,
+		log: log, http: srv, handoff: newHandoffListener(addr), conns: map[*h1ServerConn]struct{}{}}
 }
 
 // serve accepts connections on ln until it is closed; net/http's Serve retries
@@ -60,7 +69,7 @@ func (f *h1Server) serve(ln net.Listener) error {
 			}
 			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				f.s.log.V(1).Info("accept failed; retrying", "error", err.Error(), "in", backoff.String())
+				f.log.V(1).Info("accept failed; retrying", "error", err.Error(), "in", backoff.String())
 				time.Sleep(backoff)
 				continue
 			}

@@ -86,10 +86,10 @@ func (sc *h1ServerConn) serve() {
 	sc.w.conn = sc
 	sc.w.header = make(http.Header, 16)
 
-	timeout := sc.f.s.opts.ReadHeaderTimeout // the first request: nothing has been sent yet
+	timeout := sc.f.readHeaderTimeout // the first request: nothing has been sent yet
 	for {
 		n, next := sc.readHead(timeout)
-		timeout = sc.f.s.opts.IdleTimeout
+		timeout = sc.f.idleTimeout
 		switch next {
 		case headGone:
 			return
@@ -148,7 +148,7 @@ func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
 		}
 		// A head split across reads: the rest must come within ReadHeaderTimeout.
 		sc.deadline = time.Time{}
-		sc.armDeadline(sc.f.s.opts.ReadHeaderTimeout)
+		sc.armDeadline(sc.f.readHeaderTimeout)
 		if _, err := sc.br.Peek(len(b) + 1); err != nil {
 			return 0, headGone
 		}
@@ -194,7 +194,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 			if p != http.ErrAbortHandler {
 				buf := make([]byte, 64<<10)
 				buf = buf[:runtime.Stack(buf, false)]
-				sc.f.s.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", string(buf))
+				sc.f.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", string(buf))
 			}
 			// What the response committed is sent, as net/http does, then the
 			// connection closes.
@@ -202,7 +202,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 			keep = false
 		}
 	}()
-	sc.f.s.ServeHTTP(&sc.w, r)
+	sc.f.handler.ServeHTTP(&sc.w, r)
 	gone := sc.watch.end()
 	sc.w.finish()
 	keep = !sc.w.closeAfter && !gone

@@ -257,7 +257,7 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 			return
 		}
 		// Plain HTTP: the fast path accepts, and hands net/http what it does not serve.
-		fast = newH1Server(s, srv, ln.Addr())
+		fast = newH1Server(srv, ln.Addr(), s.log)
 		go func() { report(srv.Serve(fast.handoff)) }()
 		go func() { report(fast.serve(ln)) }()
 	}
