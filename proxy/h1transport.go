@@ -209,10 +209,14 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 
 // readResponse reads the final response to req, passing informational (1xx) ones
 // other than 101 to the request's ClientTrace, through which ReverseProxy forwards
-// them (103 Early Hints).
+// them (103 Early Hints). The common head is parsed by readResponseFast, everything
+// else by http.ReadResponse.
 func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	for n := 0; ; n++ {
-		resp, err := http.ReadResponse(br, req)
+		resp, ok, err := readResponseFast(br, req)
+		if !ok && err == nil {
+			resp, err = http.ReadResponse(br, req)
+		}
 		if err != nil {
 			return nil, err
 		}
