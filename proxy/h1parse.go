@@ -3,9 +3,7 @@ package proxy
 import (
 	"bytes"
 	"net/http"
-	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -68,50 +66,29 @@ func parseRequestHead(head string, h *requestHead) bool {
 	r.Proto, r.ProtoMajor, r.ProtoMinor = proto, 1, 1
 	r.ContentLength = 0
 
+	// rest is the header lines and the blank line that ends them.
 	clear(h.header)
-	h.values = h.values[:0]
-	var host, contentLength string
-	hosts, lengths := 0, 0
-	for {
-		line, rest, _ = strings.Cut(rest, "\r\n")
-		if line == "" {
-			break
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(name) || !validHeaderValue(value) {
-			return false // also a folded line: it begins with a space, not a token
-		}
-		value = textproto.TrimString(value)
-		if !isCanonicalKey(name) {
-			name = textproto.CanonicalMIMEHeaderKey(name)
-		}
-		switch name {
-		case "Host":
-			host, hosts = value, hosts+1
-			continue // net/http keeps it in Request.Host only
-		case "Content-Length":
-			contentLength, lengths = value, lengths+1
-		case "Transfer-Encoding", "Pragma":
-			return false
-		}
-		if vv, dup := h.header[name]; dup {
-			h.header[name] = append(vv, value)
-			continue
-		}
-		h.values = append(h.values, value)
-		n := len(h.values)
-		h.header[name] = h.values[n-1 : n : n]
-	}
-	if hosts != 1 || !httpguts.ValidHostHeader(host) || lengths > 1 {
+	var ok bool
+	if h.values, ok = parseHeaderFields(rest[:len(rest)-2], h.header, h.values[:0]); !ok {
 		return false
 	}
-	if lengths == 1 {
-		n, ok := parseDigits(contentLength)
-		if !ok {
+	hosts, lengths := h.header["Host"], h.header["Content-Length"]
+	if len(hosts) != 1 || !httpguts.ValidHostHeader(hosts[0]) || len(lengths) > 1 {
+		return false
+	}
+	if _, ok := h.header["Transfer-Encoding"]; ok {
+		return false
+	}
+	if _, ok := h.header["Pragma"]; ok {
+		return false
+	}
+	if len(lengths) == 1 {
+		if r.ContentLength, ok = contentLengthDigits(lengths[0]); !ok {
 			return false
 		}
-		r.ContentLength = n
 	}
+	host := hosts[0]
+	delete(h.header, "Host") // net/http keeps it in Request.Host only
 	r.Host = host
 	r.Header = h.header
 	r.Close = httpguts.HeaderValuesContainsToken(h.header["Connection"], "close")
@@ -162,56 +139,6 @@ func plainPath(p string) bool {
 			continue
 		}
 		return false
-	}
-	return true
-}
-
-// parseDigits parses a Content-Length: digits only, no sign, no overflow.
-func parseDigits(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue: HTAB, visible ASCII, space and obs-text; no other control bytes.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isCanonicalKey reports whether the token k is already in textproto's canonical
-// form (upper case at the start and after each '-', lower case elsewhere).
-func isCanonicalKey(k string) bool {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
 	}
 	return true
 }

@@ -45,8 +45,9 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 	if !ok {
 		return nil, false, nil
 	}
-	header, ok := parseResponseHeader(fields)
-	if !ok {
+	lines := strings.Count(fields, "\n")
+	header := make(http.Header, lines)
+	if _, ok := parseHeaderFields(fields, header, make([]string, 0, lines)); !ok {
 		return nil, false, nil
 	}
 	contentLength, chunked, ok := responseFraming(code, header)
@@ -112,127 +113,10 @@ func parseResponseStatusLine(line string) (status string, code int, ok bool) {
 		}
 		code = code*10 + int(status[i]-'0')
 	}
-	if code < 200 || code > 599 || !validResponseFieldValue(status[3:]) {
+	if code < 200 || code > 599 || !validFieldValue(status[3:]) {
 		return "", 0, false
 	}
 	return status, code, true
-}
-
-// parseResponseHeader parses "Key: value\r\n" lines (fields ends with one), in one
-// pass over the bytes. A key with anything but token bytes (a space before the colon,
-// which net/http keeps uncanonicalised), an empty key, a line starting with
-// whitespace (obs-fold) or a value byte net/http refuses sends the response to the
-// fallback.
-func parseResponseHeader(fields string) (http.Header, bool) {
-	n := strings.Count(fields, "\n")
-	header := make(http.Header, n)
-	// One backing array for the values of all keys, as textproto does; a repeated
-	// key appends to its own slice (capacity 1) and so leaves its neighbours alone.
-	values := make([]string, n)
-	// The keys so far, when they fit in a small array: comparing a few strings is
-	// cheaper than a map lookup per line to find the (rare) repeated key.
-	var keysArray [16]string
-	var keys []string
-	if n <= len(keysArray) {
-		keys = keysArray[:0]
-	}
-	for i := 0; i < len(fields); {
-		start, canonical, upper := i, true, true
-		for ; i < len(fields) && fields[i] != ':'; i++ {
-			c := fields[i]
-			if fieldBytes[c]&tokenByte == 0 {
-				return nil, false
-			}
-			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-				canonical = false
-			}
-			upper = c == '-'
-		}
-		if i == start || i == len(fields) {
-			return nil, false
-		}
-		key := fields[start:i]
-		if !canonical {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		// Every line ends in CR LF, so the scan stops at a CR; one not followed by LF
-		// is a bare CR, which net/http reads as part of the line.
-		start = i + 1
-		for i = start; fields[i] != '\r'; i++ {
-			if fieldBytes[fields[i]]&valueByte == 0 {
-				return nil, false
-			}
-		}
-		if fields[i+1] != '\n' {
-			return nil, false
-		}
-		value := trimSpaceTab(fields[start:i])
-		i += 2
-		if seenKey(header, keys, key) {
-			header[key] = append(header[key], value)
-			continue
-		}
-		if keys != nil {
-			keys = append(keys, key)
-		}
-		values[0] = value
-		header[key], values = values[:1:1], values[1:]
-	}
-	return header, true
-}
-
-// seenKey reports whether key is already in header: from keys, the keys so far, or
-// from the map when there were too many lines for the array (keys is nil then).
-func seenKey(header http.Header, keys []string, key string) bool {
-	if keys == nil {
-		_, seen := header[key]
-		return seen
-	}
-	for _, k := range keys {
-		if k == key {
-			return true
-		}
-	}
-	return false
-}
-
-func trimSpaceTab(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// fieldBytes classifies bytes as textproto does: tokenByte for header keys
-// (validHeaderFieldByte), valueByte for values (validHeaderValueByte: HTAB, SP, VCHAR
-// and obs-text 0x80–0xFF). CR and LF are neither.
-var fieldBytes = func() (class [256]uint8) {
-	for c := 0; c < 256; c++ {
-		if httpguts.IsTokenRune(rune(c)) {
-			class[c] |= tokenByte
-		}
-		if c == '\t' || c >= ' ' && c != 0x7f {
-			class[c] |= valueByte
-		}
-	}
-	return class
-}()
-
-const (
-	tokenByte = 1 << iota
-	valueByte
-)
-
-func validResponseFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if fieldBytes[v[i]]&valueByte == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // responseFraming decides the body as readTransfer and fixLength would, for the cases
@@ -268,21 +152,6 @@ func responseFraming(code int, header http.Header) (contentLength int64, chunked
 // statusAllowsBody is net/http's bodyAllowedForStatus for the codes taken here (200–599).
 func statusAllowsBody(code int) bool {
 	return code != http.StatusNoContent && code != http.StatusNotModified
-}
-
-// contentLengthDigits parses 1–18 decimal digits, which always fit in an int64.
-func contentLengthDigits(s string) (int64, bool) {
-	if s == "" || len(s) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return n, true
 }
 
 // sizedResponseBody reads a Content-Length body as net/http's body does: io.EOF
