@@ -22,7 +22,8 @@ import (
 
 // headEnd looks for the end of a request head in b: its length through the blank
 // line, or 0 while it is incomplete. ok is false once b shows a line that is not
-// CRLF-terminated (a bare LF, which net/http tolerates and this parser does not).
+// CRLF-terminated (a bare LF, which net/http tolerates and this parser does not), or
+// when b begins with an empty line (n is then meaningless).
 func headEnd(b []byte) (n int, ok bool) {
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '\n')

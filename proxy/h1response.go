@@ -40,8 +40,9 @@ type h1ResponseWriter struct {
 	closeAfter  bool
 
 	// What WriteHeader saw in the handler's header.
-	contentLength string // the handler's Content-Length ("" = none)
+	contentLength string // the handler's valid Content-Length ("" = none)
 	declared      int64  // its value, or -1
+	hasLengthKey  bool   // the handler set a Content-Length, valid or not
 	te            string // the handler's Transfer-Encoding
 	hasType       bool
 	hasEncoding   bool
@@ -70,7 +71,7 @@ func (w *h1ResponseWriter) reset(r *http.Request) {
 		hdr = nil
 	}
 	*w = h1ResponseWriter{conn: w.conn, header: w.header, req: r, hdr: hdr, body: body, trailers: trailers,
-		declared: -1, isHEAD: r.Method == http.MethodHead, closeAfter: r.Close || w.conn.f.closing.Load()}
+		declared: -1, isHEAD: r.Method == http.MethodHead, closeAfter: r.Close}
 }
 
 func (w *h1ResponseWriter) Header() http.Header { return w.header }
@@ -88,17 +89,23 @@ func (w *h1ResponseWriter) WriteHeader(code int) {
 	}
 	w.status = code
 	w.bodyAllowed = bodyAllowedForStatus(code)
+	// A shutdown that began during the request ends keep-alive with this answer.
+	w.closeAfter = w.closeAfter || w.conn.f.closing.Load()
 	h := w.header
-	if v := h["Content-Length"]; len(v) > 0 && v[0] != "" {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
-			w.contentLength, w.declared = v[0], n
-		} else {
-			w.conn.f.log.V(1).Info("response Content-Length is invalid; dropped", "value", v[0])
+	if v, ok := h["Content-Length"]; ok {
+		// Even an invalid one counts as set: net/http then computes none either.
+		w.hasLengthKey = true
+		if len(v) > 0 && v[0] != "" {
+			if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+				w.contentLength, w.declared = v[0], n
+			} else {
+				w.conn.f.log.V(1).Info("response Content-Length is invalid; dropped", "value", v[0])
+			}
 		}
 	}
 	if v := h["Transfer-Encoding"]; len(v) > 0 {
 		w.te = v[0]
-		if w.te == "identity" {
+		if w.te == "identity" && w.declared == -1 {
 			w.closeAfter = true // no length and no chunks: the close ends the body
 		}
 	}
@@ -156,6 +163,9 @@ func (w *h1ResponseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if !w.bodyAllowed {
 		return 0, http.ErrBodyNotAllowed
 	}
@@ -164,7 +174,9 @@ func (w *h1ResponseWriter) Write(p []byte) (int, error) {
 		return 0, http.ErrContentLength
 	}
 	if !w.committed {
-		if w.declared == -1 && w.te == "" && len(w.body)+len(p) <= responseBufferMax {
+		// Held back even with a Content-Length, as net/http holds it: the sniffed
+		// Content-Type then sees more than the first write.
+		if len(w.body)+len(p) <= responseBufferMax {
 			w.body = append(w.body, p...)
 			return len(p), nil
 		}
@@ -174,22 +186,19 @@ func (w *h1ResponseWriter) Write(p []byte) (int, error) {
 }
 
 // commit writes the header with its framing lines and the body held back. final: the
-// handler has returned, so a held-back body is the whole body. first is the body's
-// first bytes, for sniffing a Content-Type.
-func (w *h1ResponseWriter) commit(final bool, first []byte) {
+// handler has returned, so a held-back body is the whole body. next is the write
+// that overflowed the held-back body, whose bytes a sniffed Content-Type sees too.
+func (w *h1ResponseWriter) commit(final bool, next []byte) {
 	w.committed = true
-	if len(w.body) > 0 {
-		first = w.body
-	}
 	hasCL := w.declared != -1
 	trailers := w.prefixed || len(w.trailers) > 0
-	if final && !hasCL && !trailers && w.te == "" && w.bodyAllowed && (!w.isHEAD || len(w.body) > 0) {
+	if final && !w.hasLengthKey && !trailers && w.te == "" && w.bodyAllowed && (!w.isHEAD || len(w.body) > 0) {
 		w.declared, hasCL = int64(len(w.body)), true
 		w.contentLength = ""
 	}
 	b := w.hdr
-	if w.bodyAllowed && !w.hasType && !w.hasEncoding && w.te == "" && len(first) > 0 {
-		b = appendHeaderLine(b, "Content-Type", http.DetectContentType(first))
+	if w.bodyAllowed && !w.hasType && !w.hasEncoding && w.te == "" && len(w.body)+len(next) > 0 {
+		b = appendHeaderLine(b, "Content-Type", sniff(w.body, next))
 	}
 	if !w.hasDate {
 		b = append(b, "Date: "...)
@@ -270,6 +279,26 @@ func (w *h1ResponseWriter) FlushError() error {
 
 func (w *h1ResponseWriter) Flush() { _ = w.FlushError() }
 
+// SetReadDeadline and SetWriteDeadline are http.ResponseController's: the
+// connection's, as net/http's are.
+func (w *h1ResponseWriter) SetReadDeadline(t time.Time) error {
+	w.conn.deadline = time.Time{} // not ours any more: the next read re-arms its own
+	return w.conn.c.SetReadDeadline(t)
+}
+
+func (w *h1ResponseWriter) SetWriteDeadline(t time.Time) error { return w.conn.c.SetWriteDeadline(t) }
+
+// sniff is http.DetectContentType over the first 512 bytes of body and then next.
+func sniff(body, next []byte) string {
+	if len(body) >= 512 || len(next) == 0 {
+		return http.DetectContentType(body)
+	}
+	var head [512]byte
+	n := copy(head[:], body)
+	n += copy(head[n:], next)
+	return http.DetectContentType(head[:n])
+}
+
 // finish ends the response once the handler has returned: the header if it is still
 // held, the last chunk and the trailers.
 func (w *h1ResponseWriter) finish() {
@@ -305,12 +334,9 @@ func (w *h1ResponseWriter) declareTrailers(v string) {
 		if name == "" {
 			continue
 		}
-		name = http.CanonicalHeaderKey(name)
-		switch name {
-		case "Transfer-Encoding", "Trailer", "Content-Length": // not allowed as trailers
-			continue
+		if name = http.CanonicalHeaderKey(name); httpguts.ValidTrailerHeader(name) {
+			w.trailers = append(w.trailers, name)
 		}
-		w.trailers = append(w.trailers, name)
 	}
 }
 

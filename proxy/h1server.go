@@ -27,9 +27,17 @@ import (
 // serves it from then on as if it had accepted it. So every answer net/http gives
 // (400, 431, 505, WebSocket, 100-continue, chunked uploads) is still its answer.
 //
-// What the fast path gives up: a client that leaves while its request waits for the
-// pod is noticed when the answer is written (net/http notices at once, by reading
-// in the background); the pod's response header timeout bounds that wait.
+// Where it differs from net/http (h1response_test.go marks each):
+//   - a client that leaves is noticed once its request has run 100 ms
+//     (h1clientwatch.go), not at once: net/http reads in the background during
+//     every request for it;
+//   - a request's context is its connection's: it ends when the client leaves or
+//     the connection closes, not when the handler returns (one context per request
+//     would cost allocations on every request, and nothing of the proxy's
+//     outlives its request);
+//   - bodies up to 4 KiB (not 2) get a Content-Length rather than chunks;
+//   - a handler's Transfer-Encoding other than chunked or identity is replaced by
+//     chunked, and "Connection: close" is recognised in any case.
 type h1Server struct {
 	handler           http.Handler
 	readHeaderTimeout time.Duration

@@ -37,6 +37,8 @@ type h1ServerConn struct {
 	state      atomic.Int32
 	// deadline is the read deadline armed last (zero: none).
 	deadline time.Time
+	// afterPOST: the last request was a POST, after which a stray CRLF is skipped.
+	afterPOST bool
 	// cancel ends the connection's context: the client left (see watchClient) or
 	// the connection is done.
 	cancel context.CancelFunc
@@ -137,6 +139,16 @@ func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
 		return 0, headGone
 	}
 	sc.state.Store(connActive)
+	if sc.afterPOST {
+		// Old clients end a POST body with a stray CRLF; net/http skips it too.
+		b, _ := sc.br.Peek(min(4, sc.br.Buffered()))
+		_, _ = sc.br.Discard(leadingCRLF(b))
+		sc.afterPOST = false
+		if sc.br.Buffered() == 0 {
+			return sc.readHead(timeout)
+		}
+	}
+	split := false
 	for {
 		b, _ := sc.br.Peek(sc.br.Buffered())
 		n, ok := headEnd(b)
@@ -146,27 +158,51 @@ func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
 		case n > 0:
 			return n, headComplete
 		}
-		// A head split across reads: the rest must come within ReadHeaderTimeout.
-		sc.deadline = time.Time{}
-		sc.armDeadline(sc.f.readHeaderTimeout)
+		if !split {
+			// A head split across reads: all of the rest must come within
+			// ReadHeaderTimeout (not each piece: that would let a slowloris
+			// client trickle a byte at a time).
+			split = true
+			sc.deadline = time.Time{}
+			sc.armDeadline(sc.f.readHeaderTimeout)
+		}
 		if _, err := sc.br.Peek(len(b) + 1); err != nil {
 			return 0, headGone
 		}
 	}
 }
 
-// armDeadline sets the read deadline d from now, unless the one armed already ends
-// within deadlineSlack of that.
+func leadingCRLF(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
+}
+
+// armDeadline sets the read deadline d from now (none for d ≤ 0), unless the one
+// armed already ends a little before that: within deadlineSlack, or an eighth of d
+// for short timeouts.
 func (sc *h1ServerConn) armDeadline(d time.Duration) {
 	if d <= 0 {
+		sc.clearDeadline()
 		return
 	}
 	want := time.Now().Add(d)
-	if !sc.deadline.IsZero() && sc.deadline.Add(deadlineSlack).After(want) && !sc.deadline.After(want) {
+	slack := min(deadlineSlack, d/8)
+	if !sc.deadline.IsZero() && !sc.deadline.After(want) && sc.deadline.Add(slack).After(want) {
 		return
 	}
 	sc.deadline = want
 	_ = sc.c.SetReadDeadline(want)
+}
+
+// clearDeadline lifts the read deadline, if one is armed.
+func (sc *h1ServerConn) clearDeadline() {
+	if !sc.deadline.IsZero() {
+		sc.deadline = time.Time{}
+		_ = sc.c.SetReadDeadline(time.Time{})
+	}
 }
 
 // fastEligible: requests the lean forwarder and h1Transport carry whole, so that
@@ -179,10 +215,16 @@ func fastEligible(r *http.Request) bool {
 // whether the connection may serve another request.
 func (sc *h1ServerConn) serveRequest() (keep bool) {
 	r := &sc.req
+	sc.afterPOST = r.Method == http.MethodPost
 	var body *h1RequestBody
 	if r.ContentLength > 0 {
 		body = &h1RequestBody{br: sc.br, remaining: r.ContentLength}
 		r.Body = body
+		if r.ContentLength > int64(sc.br.Buffered()) {
+			// The head's deadline must not cut off a body still on its way: net/http
+			// reads bodies without one (there is no ReadTimeout).
+			sc.clearDeadline()
+		}
 	} else {
 		r.Body = http.NoBody
 	}
@@ -196,9 +238,8 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 				buf = buf[:runtime.Stack(buf, false)]
 				sc.f.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", string(buf))
 			}
-			// What the response committed is sent, as net/http does, then the
-			// connection closes.
-			_ = sc.bw.Flush()
+			// The connection closes with what was flushed; net/http too drops the
+			// answer's last buffered bytes.
 			keep = false
 		}
 	}()
