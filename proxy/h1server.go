@@ -27,7 +27,7 @@ import (
 // serves it from then on as if it had accepted it. So every answer net/http gives
 // (400, 431, 505, WebSocket, 100-continue, chunked uploads) is still its answer.
 //
-// Where it differs from net/http (h1response_test.go marks each):
+// Where it differs from net/http (the tests mark each difference):
 //   - a client that leaves is noticed once its request has run 100 ms
 //     (h1clientwatch.go), not at once: net/http reads in the background during
 //     every request for it;
