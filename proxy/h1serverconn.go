@@ -67,6 +67,11 @@ func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
 func (sc *h1ServerConn) serve() {
 	handedOff := false
 	defer func() {
+		// A panic outside the handler (which serveRequest recovers) is a bug of
+		// this file's: it costs the connection, as in net/http, not the process.
+		if p := recover(); p != nil {
+			sc.f.log.Error(fmt.Errorf("%v", p), "panic in the HTTP/1.1 server", "client", sc.remoteAddr, "stack", stack())
+		}
 		if !handedOff {
 			sc.c.Close()
 		}
@@ -234,9 +239,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 		if p := recover(); p != nil {
 			sc.watch.end()
 			if p != http.ErrAbortHandler {
-				buf := make([]byte, 64<<10)
-				buf = buf[:runtime.Stack(buf, false)]
-				sc.f.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", string(buf))
+				sc.f.log.Error(fmt.Errorf("%v", p), "panic serving a request", "client", sc.remoteAddr, "stack", stack())
 			}
 			// The connection closes with what was flushed; net/http too drops the
 			// answer's last buffered bytes.
@@ -343,4 +346,10 @@ func (b *h1RequestBody) consumed() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.remaining == 0 || b.br == nil
+}
+
+// stack is the calling goroutine's stack, for a panic's log line.
+func stack() string {
+	buf := make([]byte, 64<<10)
+	return string(buf[:runtime.Stack(buf, false)])
 }
