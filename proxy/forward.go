@@ -88,7 +88,7 @@ func setXForwarded(x *exchange, in *http.Request, h http.Header) {
 	} else {
 		h["X-Forwarded-Host"] = []string{in.Host}
 	}
-	if in.TLS == nil {
+	if !x.overTLS(in) {
 		h["X-Forwarded-Proto"] = protoHTTP
 	} else {
 		h["X-Forwarded-Proto"] = protoHTTPS

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -12,8 +13,9 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// h1Server serves the plain-HTTP listener's ordinary requests itself and hands
-// every other connection to net/http. Under load net/http's server was a third of
+// h1Server serves a listener's ordinary HTTP/1.1 requests itself, over plain TCP or
+// TLS, and hands every other connection to net/http (HTTP/2 right after the TLS
+// handshake). Under load net/http's server was a third of
 // the proxy's CPU (issue #6): per request it starts a background read goroutine to
 // notice a client leaving, makes a cancellable context, re-arms read deadlines
 // three times, and parses the head through textproto, allocating each name and
@@ -40,6 +42,7 @@ import (
 //     chunked, and "Connection: close" is recognised in any case.
 type h1Server struct {
 	handler           http.Handler
+	tlsConfig         *tls.Config // nil: plain HTTP
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	log               logr.Logger
@@ -56,9 +59,10 @@ type h1Server struct {
 
 // newH1Server serves srv.Handler on the connections of ln (see serve), with srv's
 // header and idle timeouts, and hands srv what it does not serve: srv must be
-// serving the handoff listener.
+// serving the handoff listener. With srv.TLSConfig set, connections are TLS: those
+// that choose HTTP/2 by ALPN go to srv at once, as *tls.Conn, for its HTTP/2 server.
 func newH1Server(srv *http.Server, addr net.Addr, log logr.Logger) *h1Server {
-	return &h1Server{handler: srv.Handler, readHeaderTimeout: srv.ReadHeaderTimeout, idleTimeout: srv.IdleTimeout,
+	return &h1Server{handler: srv.Handler, tlsConfig: srv.TLSConfig, readHeaderTimeout: srv.ReadHeaderTimeout, idleTimeout: srv.IdleTimeout,
 		log: log, http: srv, handoff: newHandoffListener(addr), conns: map[*h1ServerConn]struct{}{}}
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -28,8 +29,12 @@ const deadlineSlack = time.Second
 // h1ServerConn is one client connection of the fast path, and the request, URL,
 // header map and response writer it reuses from one request to the next.
 type h1ServerConn struct {
-	f          *h1Server
+	f *h1Server
+	// c is the accepted connection: deadlines, and Close from Shutdown. rw is what
+	// requests are read from and answers written to: c, or the TLS connection over it.
 	c          net.Conn
+	rw         net.Conn
+	tlsState   *tls.ConnectionState
 	br         *bufio.Reader
 	bw         *bufio.Writer
 	remoteAddr string
@@ -66,6 +71,7 @@ func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
 // to net/http.
 func (sc *h1ServerConn) serve() {
 	handedOff := false
+	sc.rw = sc.c
 	defer func() {
 		// A panic outside the handler (which serveRequest recovers) is a bug of
 		// this file's: it costs the connection, as in net/http, not the process.
@@ -73,22 +79,32 @@ func (sc *h1ServerConn) serve() {
 			sc.f.log.Error(fmt.Errorf("%v", p), "panic in the HTTP/1.1 server", "client", sc.remoteAddr, "stack", stack())
 		}
 		if !handedOff {
-			sc.c.Close()
+			sc.rw.Close()
 		}
 		sc.f.forget(sc)
 		sc.releaseBuffers()
 	}()
+	if sc.f.tlsConfig != nil {
+		if !sc.handshake() {
+			return
+		}
+		if sc.tlsState.NegotiatedProtocol == "h2" {
+			handedOff = true
+			sc.f.handoff.give(sc.rw) // net/http's HTTP/2 server takes a *tls.Conn
+			return
+		}
+	}
 	sc.br = serverReaders.Get().(*bufio.Reader)
-	sc.br.Reset(sc.c)
+	sc.br.Reset(sc.rw)
 	sc.bw = serverWriters.Get().(*bufio.Writer)
-	sc.bw.Reset(sc.c)
+	sc.bw.Reset(sc.rw)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, sc.f.http)
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
-	ctx = withConnInfo(false)(ctx, sc.c)
+	ctx = withConnInfo(sc.tlsState != nil)(ctx, sc.c)
 	ctx, sc.cancel = context.WithCancel(ctx)
 	defer sc.cancel()
 	sc.watch.init(sc)
-	sc.template = (&http.Request{}).WithContext(ctx)
+	sc.template = (&http.Request{TLS: sc.tlsState}).WithContext(ctx)
 	sc.head = requestHead{req: &sc.req, url: &sc.url, header: make(http.Header, 16), values: make([]string, 0, 16)}
 	sc.w.conn = sc
 	sc.w.header = make(http.Header, 16)
@@ -127,6 +143,24 @@ func (sc *h1ServerConn) serve() {
 			return
 		}
 	}
+}
+
+// handshake runs the TLS handshake within the header timeout, as net/http bounds it;
+// a failure is the client's problem and logged at debug level, as net/http logs it.
+func (sc *h1ServerConn) handshake() bool {
+	tc := tls.Server(sc.c, sc.f.tlsConfig)
+	sc.rw = tc
+	if d := sc.f.readHeaderTimeout; d > 0 {
+		_ = sc.c.SetDeadline(time.Now().Add(d))
+	}
+	if err := tc.Handshake(); err != nil {
+		sc.f.log.V(1).Info("TLS handshake failed", "client", sc.c.RemoteAddr().String(), "error", err.Error())
+		return false
+	}
+	_ = sc.c.SetDeadline(time.Time{})
+	state := tc.ConnectionState()
+	sc.tlsState = &state
+	return true
 }
 
 // What readHead found.
@@ -262,7 +296,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 // handOff gives the connection, with the bytes read and not consumed, to net/http.
 func (sc *h1ServerConn) handOff() {
 	pending, _ := sc.br.Peek(sc.br.Buffered())
-	rc := &replayConn{Conn: sc.c, pending: append([]byte(nil), pending...)}
+	rc := &replayConn{Conn: sc.rw, pending: append([]byte(nil), pending...)}
 	// net/http arms its own deadlines; a stale one of ours must not cut it short.
 	_ = sc.c.SetReadDeadline(time.Time{})
 	sc.f.handoff.give(rc)

@@ -107,6 +107,13 @@ type exchange struct {
 	result attemptResult
 }
 
+// overTLS reports whether r came over TLS. r.TLS alone does not say: a TLS
+// connection the fast server hands to net/http after reading from it reaches
+// net/http as plain bytes, and only its connInfo still knows.
+func (x *exchange) overTLS(r *http.Request) bool {
+	return r.TLS != nil || x.conn != nil && x.conn.tls
+}
+
 // attemptResult is what an upstream attempt tells passive health.
 type attemptResult uint8
 
@@ -167,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.conn, _ = r.Context().Value(connInfoKey{}).(*connInfo)
 	x.rw.ResponseWriter = w
 	s.resolveClient(x, r)
-	x.areq = affinity.Request{HTTP: r, ClientIP: x.clientIP, TLS: r.TLS != nil || x.forwardedProto == "https", RoutePath: "/"}
+	x.areq = affinity.Request{HTTP: r, ClientIP: x.clientIP, TLS: x.overTLS(r) || x.forwardedProto == "https", RoutePath: "/"}
 	if route != nil {
 		x.areq.RoutePath = route.Path
 	}

@@ -229,8 +229,8 @@ func (s *Server) Start(ctx context.Context) error {
 // left. The listeners are closed on return. Call it once per Server.
 func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
-	var fast *h1Server
-	errc := make(chan error, 3)
+	var fast []*h1Server
+	errc := make(chan error, 4)
 	tun := newTunnels()
 	s.tunnels.Store(tun)
 	serve := func(ln net.Listener, tlsConf *tls.Config) {
@@ -252,14 +252,12 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 				errc <- err
 			}
 		}
-		if tlsConf != nil {
-			go func() { report(srv.ServeTLS(ln, "", "")) }()
-			return
-		}
-		// Plain HTTP: the fast path accepts, and hands net/http what it does not serve.
-		fast = newH1Server(srv, ln.Addr(), s.log)
-		go func() { report(srv.Serve(fast.handoff)) }()
-		go func() { report(fast.serve(ln)) }()
+		// The fast path accepts (and shakes hands), and hands net/http what it does
+		// not serve: HTTP/2, upgrades, and whatever else is not an ordinary request.
+		f := newH1Server(srv, ln.Addr(), s.log)
+		fast = append(fast, f)
+		go func() { report(srv.Serve(f.handoff)) }()
+		go func() { report(f.serve(ln)) }()
 	}
 	if httpLn != nil {
 		serve(httpLn, nil)
@@ -279,14 +277,14 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, len(servers)+1)
-	if fast != nil {
+	errs := make([]error, 2*len(servers))
+	for i, f := range fast {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if e := fast.Shutdown(shutdownCtx); e != nil {
-				fast.Close()
-				errs[len(servers)] = fmt.Errorf("proxy: graceful shutdown: %w", e)
+			if e := f.Shutdown(shutdownCtx); e != nil {
+				f.Close()
+				errs[len(servers)+i] = fmt.Errorf("proxy: graceful shutdown: %w", e)
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -127,5 +128,55 @@ func TestCertificatesFollowTheTable(t *testing.T) {
 	}
 	if got := cnFor("secure.test"); got != dflt {
 		t.Fatalf("unusable certificate: %q served, want the default", got)
+	}
+}
+
+// TestTLSHTTP1FastAndHandedOff: an HTTP/1.1 client over TLS is served by the fast
+// server, and the requests on the same connection that go to net/http after it
+// (Pragma, Expect: 100-continue) still count as TLS: X-Forwarded-Proto https and a
+// Secure cookie for all, though net/http then sees plain bytes (exchange.overTLS).
+func TestTLSHTTP1FastAndHandedOff(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	snap := oneHost("secure.test", backendsOf(b), cookieAffinity())
+	certPEM, keyPEM := selfSigned(t, "secure.test")
+	snap.Certificates = []routetable.Certificate{{Hosts: []string{"secure.test"}, Source: "ns/secure", CertPEM: certPEM, KeyPEM: keyPEM}}
+	p := startProxy(t, snap)
+
+	conn, err := tls.Dial("tcp", p.httpsAddr, &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if proto := conn.ConnectionState().NegotiatedProtocol; proto != "http/1.1" {
+		t.Fatalf("negotiated %q", proto)
+	}
+	br := bufio.NewReader(conn)
+	for i, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: secure.test\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: secure.test\r\nPragma: no-cache\r\n\r\n", // Pragma is net/http's to rewrite
+		"POST / HTTP/1.1\r\nHost: secure.test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+	} {
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(conn, raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		for err == nil && resp.StatusCode == http.StatusContinue {
+			resp, err = http.ReadResponse(br, nil)
+		}
+		if err != nil {
+			t.Fatalf("request %d %q: %v", i, raw, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%q: status %d", raw, resp.StatusCode)
+		}
+		if got := resp.Header.Get("X-Seen-Proto"); got != "https" {
+			t.Errorf("%q: X-Forwarded-Proto %q, want https", raw, got)
+		}
+		if ck := cookieOf(resp, "STICKY"); ck == nil || !ck.Secure {
+			t.Errorf("%q: cookie over TLS not Secure: %v", raw, resp.Header["Set-Cookie"])
+		}
 	}
 }
