@@ -2,8 +2,9 @@
 # `make bench`: sticky-ingress side by side with nginx, HAProxy and Caddy, on this
 # machine, in one run. Three stateless backends on loopback; every proxy configured for
 # equivalent cookie stickiness and source-IP hashing (configs in hack/bench/); wrk with
-# a valid sticky cookie, without one, and for source-IP hashing; direct-to-backend as
-# the ceiling. Runs alternate between proxies round by round, so a noisy machine skews
+# a valid sticky cookie, without one, with one over HTTPS (a self-signed certificate,
+# keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;
+# direct-to-backend as the ceiling. Runs alternate between proxies round by round, so a noisy machine skews
 # every proxy alike, and the median round is reported.
 #
 #   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
@@ -49,17 +50,25 @@ for i in 1 2 3; do
   pids+=($!)
 done
 
-# Ports: cookie mode, source-IP mode.
+# Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
 declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100)
 declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
+declare -A TLS_PORT=([sticky]=18443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
 
 render() { # template peer -> file
-  sed -e "s#@RUN@#$RUN#g" -e "s#@COOKIE_PORT@#${COOKIE_PORT[$2]}#g" -e "s#@IP_PORT@#${IP_PORT[$2]}#g" "$1" >"$3"
+  sed -e "s#@RUN@#$RUN#g" -e "s#@COOKIE_PORT@#${COOKIE_PORT[$2]}#g" -e "s#@IP_PORT@#${IP_PORT[$2]}#g" \
+    -e "s#@TLS_PORT@#${TLS_PORT[$2]}#g" "$1" >"$3"
 }
+
+# The peers' certificate (sticky-ingress serves its default one): ECDSA P-256, as
+# sticky-ingress's default certificate is.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench.test \
+  -keyout "$RUN/bench.key" -out "$RUN/bench.crt" >/dev/null 2>&1
+cat "$RUN/bench.crt" "$RUN/bench.key" >"$RUN/bench.pem"
 
 head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
 bin/sticky-ingress --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
-  --http-addr 127.0.0.1:18080 --https-addr "" --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
+  --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
   --zap-log-level error >"$RUN/sticky.log" 2>&1 &
 pids+=($!)
 for p in $PEERS; do
@@ -105,8 +114,10 @@ done
 # run_wrk proxy scenario -> "reqs p50ms p99ms"
 run_wrk() {
   local p="$1" scenario="$2" port host=x args=()
+  local scheme=http
   case "$scenario" in
     cookie-hit) port="${COOKIE_PORT[$p]}"; args=(-H "Cookie: ${COOKIE[$p]:-none=1}") ;;
+    cookie-hit-tls) port="${TLS_PORT[$p]}"; scheme=https; args=(-H "Cookie: ${COOKIE[$p]:-none=1}") ;;
     cookie-new) port="${COOKIE_PORT[$p]}" ;;
     source-ip)  port="${IP_PORT[$p]}" ;;
   esac
@@ -116,7 +127,7 @@ run_wrk() {
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
-    "http://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
+    "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ { r = $2 }
@@ -130,8 +141,8 @@ run_wrk() {
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
-printf '\n%-11s %-15s %10s %9s %9s %10s %10s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio"
-for scenario in cookie-hit cookie-new source-ip; do
+printf '\n%-14s %-15s %10s %9s %9s %10s %10s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio"
+for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=()
   for round in $(seq 1 "$ROUNDS"); do
     for p in sticky $PEERS direct; do
@@ -154,7 +165,7 @@ for scenario in cookie-hit cookie-new source-ip; do
       pratio="$(awk -v a="$us_p99" -v b="$p99" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
     fi
     name="$p"; [[ "$p" == sticky ]] && name=sticky-ingress; [[ "$p" == direct ]] && name="direct (ceiling)"
-    printf '%-11s %-15s %10s %9s %9s %10s %10s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio"
+    printf '%-14s %-15s %10s %9s %9s %10s %10s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio"
   done
   unset R P50 P99
 done

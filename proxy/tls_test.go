@@ -180,3 +180,35 @@ func TestTLSHTTP1FastAndHandedOff(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSSlowRequestsKeepTheConnection: requests that outlast clientWatchAfter start
+// the client watch over TLS, and breaking its read off leaves the TLS connection
+// usable: a timeout is not a TLS error.
+func TestTLSSlowRequestsKeepTheConnection(t *testing.T) {
+	b := startBackend(t, "slow", func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(clientWatchAfter + 50*time.Millisecond)
+		_, _ = io.WriteString(w, "slow")
+	})
+	p := startProxy(t, oneHost("secure.test", backendsOf(b), routetable.AffinityPolicy{}))
+	conn, err := tls.Dial("tcp", p.httpsAddr, &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := 0; i < 3; i++ {
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: secure.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "slow" || resp.Close {
+			t.Fatalf("request %d: status %d body %q close %v", i, resp.StatusCode, body, resp.Close)
+		}
+	}
+}
