@@ -28,6 +28,7 @@ trap cleanup EXIT INT TERM
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
+command -v openssl >/dev/null || missing+=(openssl)
 for p in $PEERS; do
   case "$p" in
     nginx) command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light) ;;
