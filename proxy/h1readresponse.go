@@ -132,26 +132,21 @@ func responseFraming(code int, header http.Header) (contentLength int64, chunked
 		// net/http accepts "chunked" in any ASCII case (the length check keeps
 		// strings.EqualFold's Unicode folding out: "chun\u212aed" is refused).
 		ok = len(te) == 1 && len(te[0]) == len("chunked") && strings.EqualFold(te[0], "chunked") &&
-			len(cl) == 0 && statusAllowsBody(code)
+			len(cl) == 0 && bodyAllowedForStatus(code)
 		return -1, true, ok
 	}
 	switch len(cl) {
 	case 0:
 		// Without framing a body runs until the connection closes: the fallback's case.
-		return 0, false, !statusAllowsBody(code)
+		return 0, false, !bodyAllowedForStatus(code)
 	case 1:
 		n, ok := contentLengthDigits(cl[0])
-		if !statusAllowsBody(code) {
+		if !bodyAllowedForStatus(code) {
 			n = 0
 		}
 		return n, false, ok
 	}
 	return 0, false, false // several Content-Length: net/http dedupes or refuses them
-}
-
-// statusAllowsBody is net/http's bodyAllowedForStatus for the codes taken here (200–599).
-func statusAllowsBody(code int) bool {
-	return code != http.StatusNoContent && code != http.StatusNotModified
 }
 
 // sizedResponseBody reads a Content-Length body as net/http's body does: io.EOF

@@ -340,6 +340,8 @@ func (w *h1ResponseWriter) declareTrailers(v string) {
 	}
 }
 
+// bodyAllowedForStatus is net/http's rule: no body with 1xx, 204 and 304. The fast
+// server's responses and the transport's response heads (h1readresponse.go) both use it.
 func bodyAllowedForStatus(code int) bool {
 	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }
@@ -369,15 +371,7 @@ func appendHeaderLines(b []byte, k string, vv []string) []byte {
 
 func appendHeaderLine(b []byte, k, v string) []byte {
 	b = append(append(b, k...), ": "...)
-	v = textproto.TrimString(v)
-	start := len(b)
-	b = append(b, v...)
-	for i := start; i < len(b); i++ {
-		if b[i] == '\r' || b[i] == '\n' {
-			b[i] = ' '
-		}
-	}
-	return append(b, "\r\n"...)
+	return append(append(b, wireValue(v)...), "\r\n"...)
 }
 
 // The Date value, formatted once a second.

@@ -93,17 +93,23 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	return nil
 }
 
-// writeHeaderLine writes "k: v\r\n", with v trimmed and line breaks in it made
-// spaces, as http.Header.Write does.
+// writeHeaderLine writes "k: v\r\n", v as wireValue makes it.
 func writeHeaderLine(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(wireValue(v))
+	bw.WriteString("\r\n")
+}
+
+// wireValue is a header value as http.Header.Write sends it: trimmed, with line
+// breaks made spaces (so that no value can end the line it is on). Both the request
+// writer here and the fast server's response writer (h1response.go) send values so.
+func wireValue(v string) string {
 	v = textproto.TrimString(v)
 	if strings.ContainsAny(v, "\r\n") {
 		v = newlineToSpace.Replace(v)
 	}
-	bw.WriteString(k)
-	bw.WriteString(": ")
-	bw.WriteString(v)
-	bw.WriteString("\r\n")
+	return v
 }
 
 var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
