@@ -16,6 +16,8 @@ type clientWatch struct {
 	// exited receives once for every time the timer fired, when its watch is over.
 	exited chan struct{}
 
+	armed bool // begin ran and end has not: end is safe to call twice
+
 	mu       sync.Mutex
 	body     *h1RequestBody // the request's body (nil: none)
 	ended    bool           // the request is done: a late watch must not start
@@ -39,12 +41,19 @@ func (cw *clientWatch) begin(body *h1RequestBody) {
 	cw.mu.Lock()
 	cw.body, cw.ended, cw.aborted, cw.gone = body, false, false, false
 	cw.mu.Unlock()
+	cw.armed = true
 	cw.timer.Reset(clientWatchAfter)
 }
 
 // end disarms the watch, breaking off its read if one is pending, and reports
 // whether the client went away.
 func (cw *clientWatch) end() (gone bool) {
+	if !cw.armed {
+		// Already ended (a panic after end, recovered in serveRequest): a second
+		// wait on exited would never return.
+		return cw.gone
+	}
+	cw.armed = false
 	if cw.timer.Stop() {
 		return false
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -525,5 +526,24 @@ func waitGoroutines(t *testing.T, want int, when string) {
 	if n := runtime.NumGoroutine(); n > want {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%s: %d goroutines, want at most %d\n%s", when, n, want, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestClientWatchEndsTwice: end after end (a panic after the first, recovered by
+// serveRequest) returns at once, whether or not the timer had fired.
+func TestClientWatchEndsTwice(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	sc := &h1ServerConn{c: a, br: bufio.NewReader(a)}
+	_, sc.cancel = context.WithCancel(context.Background())
+	sc.watch.init(sc)
+	for _, wait := range []time.Duration{0, clientWatchAfter + 50*time.Millisecond} {
+		sc.watch.begin(nil)
+		time.Sleep(wait)
+		sc.watch.end()
+		done := make(chan struct{})
+		go func() { sc.watch.end(); close(done) }()
+		waitDone(t, done, "the second end")
 	}
 }
