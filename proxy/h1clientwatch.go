@@ -90,7 +90,7 @@ func (cw *clientWatch) run() {
 	cw.watching = false
 	if err != nil && !cw.aborted {
 		cw.gone = true
-		cw.sc.cancel()
+		cw.sc.cancel.fire()
 	}
 	cw.mu.Unlock()
 }

@@ -536,7 +536,7 @@ func TestClientWatchEndsTwice(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	sc := &h1ServerConn{c: a, br: bufio.NewReader(a)}
-	_, sc.cancel = context.WithCancel(context.Background())
+	sc.cancel.init(context.Background())
 	sc.watch.init(sc)
 	for _, wait := range []time.Duration{0, clientWatchAfter + 50*time.Millisecond} {
 		sc.watch.begin(nil)

@@ -44,9 +44,9 @@ type h1ServerConn struct {
 	deadline time.Time
 	// afterPOST: the last request was a POST, after which a stray CRLF is skipped.
 	afterPOST bool
-	// cancel ends the connection's context: the client left (see watchClient) or
+	// cancel ends the connection's context: the client left (see clientWatch) or
 	// the connection is done.
-	cancel context.CancelFunc
+	cancel connCancel
 	watch  clientWatch
 
 	// template carries the connection's context: http.Request's context can only be
@@ -100,9 +100,10 @@ func (sc *h1ServerConn) serve() {
 	sc.bw.Reset(sc.rw)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, sc.f.http)
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sc.c.LocalAddr())
-	ctx = withConnInfo(sc.tlsState != nil)(ctx, sc.c)
-	ctx, sc.cancel = context.WithCancel(ctx)
-	defer sc.cancel()
+	info := newConnInfo(sc.tlsState != nil, sc.c)
+	info.cancel = &sc.cancel
+	ctx = sc.cancel.init(context.WithValue(ctx, connInfoKey{}, info))
+	defer sc.cancel.fire()
 	sc.watch.init(sc)
 	sc.template = (&http.Request{TLS: sc.tlsState}).WithContext(ctx)
 	sc.head = requestHead{req: &sc.req, url: &sc.url, header: make(http.Header, 16), values: make([]string, 0, 16)}

@@ -147,7 +147,7 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	// writes by moving the connection's deadline into the past.
 	var stop func() bool
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, pc.abort)
+		stop = afterCancel(ctx, pc.abort)
 	}
 	fail := func(err error) error {
 		if stop != nil {

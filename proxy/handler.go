@@ -29,6 +29,9 @@ type connInfo struct {
 	// hostHeader is the X-Forwarded-Host value of the connection's last request,
 	// [Host]: a connection's requests nearly always name one host.
 	hostHeader atomic.Pointer[[]string]
+	// cancel is the fast server's cancellation of the connection's context (nil
+	// for connections net/http serves).
+	cancel *connCancel
 }
 
 // peerValues returns the per-connection header values for remoteAddr, whose address
@@ -76,9 +79,13 @@ type connInfoKey struct{}
 
 func withConnInfo(isTLS bool) func(context.Context, net.Conn) context.Context {
 	return func(ctx context.Context, c net.Conn) context.Context {
-		_, port, _ := net.SplitHostPort(c.LocalAddr().String())
-		return context.WithValue(ctx, connInfoKey{}, &connInfo{tls: isTLS, portHeader: []string{port}})
+		return context.WithValue(ctx, connInfoKey{}, newConnInfo(isTLS, c))
 	}
+}
+
+func newConnInfo(isTLS bool, c net.Conn) *connInfo {
+	_, port, _ := net.SplitHostPort(c.LocalAddr().String())
+	return &connInfo{tls: isTLS, portHeader: []string{port}}
 }
 
 // exchange is one request's state, carried on its context from ServeHTTP through the
