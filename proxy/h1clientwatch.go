@@ -65,7 +65,7 @@ func (cw *clientWatch) end() (gone bool) {
 	}
 	cw.mu.Unlock()
 	<-cw.exited
-	cw.sc.deadline = time.Time{} // moved by the watch: the next read re-arms it
+	cw.sc.deadline.forget() // moved by the watch: the next read re-arms it
 	return cw.gone
 }
 

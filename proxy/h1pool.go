@@ -66,9 +66,14 @@ func (p *idlePool) take() *h1Conn {
 			pc.Close()
 			continue
 		}
-		if idle >= staleCheckAfter && peerClosed(pc) {
-			pc.Close()
-			continue
+		if idle >= staleCheckAfter {
+			// A response-header deadline left armed may have passed while it was
+			// idle; the probe would take that for an error.
+			pc.deadline.clear(pc.Conn)
+			if peerClosed(pc) {
+				pc.Close()
+				continue
+			}
 		}
 		return pc
 	}

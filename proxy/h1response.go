@@ -282,7 +282,7 @@ func (w *h1ResponseWriter) Flush() { _ = w.FlushError() }
 // SetReadDeadline and SetWriteDeadline are http.ResponseController's: the
 // connection's, as net/http's are.
 func (w *h1ResponseWriter) SetReadDeadline(t time.Time) error {
-	w.conn.deadline = time.Time{} // not ours any more: the next read re-arms its own
+	w.conn.deadline.forget() // not ours any more: the next read re-arms its own
 	return w.conn.c.SetReadDeadline(t)
 }
 

@@ -22,10 +22,6 @@ const (
 	connIdle                // between requests
 )
 
-// deadlineSlack: a connection's idle deadline is re-armed only when it is older than
-// this, so a busy connection pays for one deadline a second, not one per request.
-const deadlineSlack = time.Second
-
 // h1ServerConn is one client connection of the fast path, and the request, URL,
 // header map and response writer it reuses from one request to the next.
 type h1ServerConn struct {
@@ -40,8 +36,8 @@ type h1ServerConn struct {
 	remoteAddr string
 	accepted   int64 // UnixNano
 	state      atomic.Int32
-	// deadline is the read deadline armed last (zero: none).
-	deadline time.Time
+	// deadline is the read deadline: idle, then header timeouts.
+	deadline coarseDeadline
 	// afterPOST: the last request was a POST, after which a stray CRLF is skipped.
 	afterPOST bool
 	// cancel ends the connection's context: the client left (see clientWatch) or
@@ -174,7 +170,7 @@ const (
 // readHead waits up to timeout for a request and then up to ReadHeaderTimeout for
 // the rest of its head; it returns the head's length, which stays in the buffer.
 func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
-	sc.armDeadline(timeout)
+	sc.deadline.arm(sc.c, timeout)
 	if _, err := sc.br.Peek(1); err != nil {
 		return 0, headGone
 	}
@@ -203,8 +199,8 @@ func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
 			// ReadHeaderTimeout (not each piece: that would let a slowloris
 			// client trickle a byte at a time).
 			split = true
-			sc.deadline = time.Time{}
-			sc.armDeadline(sc.f.readHeaderTimeout)
+			sc.deadline.forget()
+			sc.deadline.arm(sc.c, sc.f.readHeaderTimeout)
 		}
 		if _, err := sc.br.Peek(len(b) + 1); err != nil {
 			return 0, headGone
@@ -218,31 +214,6 @@ func leadingCRLF(b []byte) int {
 		n++
 	}
 	return n
-}
-
-// armDeadline sets the read deadline d from now (none for d ≤ 0), unless the one
-// armed already ends a little before that: within deadlineSlack, or an eighth of d
-// for short timeouts.
-func (sc *h1ServerConn) armDeadline(d time.Duration) {
-	if d <= 0 {
-		sc.clearDeadline()
-		return
-	}
-	want := time.Now().Add(d)
-	slack := min(deadlineSlack, d/8)
-	if !sc.deadline.IsZero() && !sc.deadline.After(want) && sc.deadline.Add(slack).After(want) {
-		return
-	}
-	sc.deadline = want
-	_ = sc.c.SetReadDeadline(want)
-}
-
-// clearDeadline lifts the read deadline, if one is armed.
-func (sc *h1ServerConn) clearDeadline() {
-	if !sc.deadline.IsZero() {
-		sc.deadline = time.Time{}
-		_ = sc.c.SetReadDeadline(time.Time{})
-	}
 }
 
 // fastEligible: requests the lean forwarder and h1Transport carry whole, so that
@@ -263,7 +234,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 		if r.ContentLength > int64(sc.br.Buffered()) {
 			// The head's deadline must not cut off a body still on its way: net/http
 			// reads bodies without one (there is no ReadTimeout).
-			sc.clearDeadline()
+			sc.deadline.clear(sc.c)
 		}
 	} else {
 		r.Body = http.NoBody

@@ -171,7 +171,7 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	}
 
 	if t.responseHeaderTimeout > 0 {
-		_ = pc.SetReadDeadline(time.Now().Add(t.responseHeaderTimeout))
+		pc.deadline.arm(pc.Conn, t.responseHeaderTimeout)
 	}
 	if _, err := pc.br.Peek(1); err != nil {
 		if isTimeout(err) && ctx.Err() == nil {
@@ -190,8 +190,12 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		}
 		return nil, fail(err), false
 	}
-	if t.responseHeaderTimeout > 0 {
-		_ = pc.SetReadDeadline(time.Time{})
+	if t.responseHeaderTimeout > 0 && !bodyBuffered(resp, pc.br) {
+		// The body's reads must not be cut off by the header's timeout. A body
+		// already in the buffer reads nothing from the connection: its deadline
+		// stays armed for the connection's next request, which will likely
+		// keep it (coarseDeadline).
+		pc.deadline.clear(pc.Conn)
 		// A cancellation between reading the header and clearing the deadline
 		// would have been undone by the clearing: look again.
 		if ctx.Err() != nil {
@@ -205,6 +209,12 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	}
 	resp.Body = &h1Body{body: resp.Body, pc: pc, stop: stop, ctx: ctx, reusable: reusable}
 	return resp, nil, false
+}
+
+// bodyBuffered reports whether resp's body is in br already, all of it, so that
+// reading it reads nothing from the connection.
+func bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
+	return resp.Body == http.NoBody || resp.ContentLength >= 0 && resp.ContentLength <= int64(br.Buffered())
 }
 
 // readResponse reads the final response to req, passing informational (1xx) ones
@@ -257,6 +267,9 @@ type h1Conn struct {
 	raw    syscall.RawConn // for the stale probe; nil if the connection has none
 	pool   *idlePool
 	idleAt time.Time
+	// deadline is the response-header timeout's: it may outlive a response whose
+	// body was buffered with its head (see attempt).
+	deadline coarseDeadline
 	// abort is pc's deadline-into-the-past, made once per connection so that
 	// registering it per request allocates no closure.
 	abort func()

@@ -449,3 +449,42 @@ func TestProxySendsOrdinaryRequestsThroughH1(t *testing.T) {
 		t.Fatalf("%d pooled connections after 3 sequential requests, want 1", n)
 	}
 }
+
+// TestH1ResponseHeaderDeadlineAcrossRequests: the response-header deadline a
+// buffered answer leaves armed neither fails the connection's next use, after a
+// short or a long idle spell, nor stops timing that use's header; a body streamed
+// slower than the header timeout is read to its end.
+func TestH1ResponseHeaderDeadlineAcrossRequests(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	s := startCounting(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/slow-header":
+			time.Sleep(2 * timeout)
+		case "/slow-body":
+			_, _ = io.WriteString(w, "part one, ")
+			w.(http.Flusher).Flush()
+			time.Sleep(2 * timeout)
+		}
+		_, _ = io.WriteString(w, "done")
+	})
+	fb := &http.Transport{}
+	h1 := newH1Transport(&net.Dialer{Timeout: time.Second}, timeout, time.Minute, 4, fb)
+	t.Cleanup(h1.CloseIdleConnections)
+
+	for _, idle := range []time.Duration{0, timeout / 3, 2 * timeout} {
+		time.Sleep(idle)
+		if resp, body := do(t, h1, http.MethodGet, s.URL+"/", nil); resp.StatusCode != http.StatusOK || body != "done" {
+			t.Fatalf("after %v idle: %d %q", idle, resp.StatusCode, body)
+		}
+	}
+	if _, body := do(t, h1, http.MethodGet, s.URL+"/slow-body", nil); body != "part one, done" {
+		t.Fatalf("slow body: %q", body)
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want the first one reused throughout", n)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/slow-header", nil)
+	if _, err := h1.RoundTrip(req); !isTimeout(err) {
+		t.Fatalf("slow header on a reused connection: %v, want a timeout", err)
+	}
+}
