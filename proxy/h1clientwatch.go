@@ -2,21 +2,33 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // clientWatch notices a client that leaves while its request waits, so that the
 // pod's request is broken off (499) instead of running to its end. net/http reads
 // in the background during every request for this; here the read starts only once
-// a request has taken clientWatchAfter, which ordinary requests never do, so they
-// pay for a timer reset and stop and nothing else.
+// a request has run clientWatchAfter, which ordinary requests never do.
+//
+// Requests are timed by the server's one watchdog goroutine (h1Server.watchClients),
+// not a timer per connection: re-arming and stopping a runtime timer twice per
+// request cost more than the rest of the watch. A request pays two atomic stores
+// and, when it ends, one compare-and-swap.
 type clientWatch struct {
-	sc    *h1ServerConn
-	timer *time.Timer
-	// exited receives once for every time the timer fired, when its watch is over.
+	sc *h1ServerConn
+	// state is watchIdle between requests, watchArmed during one, watchFired once
+	// the watchdog started run for it.
+	state atomic.Int32
+	// seq counts requests, so that the watchdog can tell a long request from a
+	// run of short ones.
+	seq atomic.Uint64
+	// seenSeq and seenTicks are the watchdog's own: the request it saw last and on
+	// how many ticks in a row.
+	seenSeq   uint64
+	seenTicks int
+	// exited receives once for every run, when it is over.
 	exited chan struct{}
-
-	armed bool // begin ran and end has not: end is safe to call twice
 
 	mu       sync.Mutex
 	body     *h1RequestBody // the request's body (nil: none)
@@ -26,36 +38,55 @@ type clientWatch struct {
 	gone     bool           // the read saw the client go
 }
 
-// clientWatchAfter is how long a request runs before its client is watched.
-const clientWatchAfter = 100 * time.Millisecond
+const (
+	watchIdle int32 = iota
+	watchArmed
+	watchFired
+)
+
+// A request is watched once it has run clientWatchAfter, and at the latest
+// clientWatchTick later.
+const (
+	clientWatchAfter = 100 * time.Millisecond
+	clientWatchTick  = 50 * time.Millisecond
+)
 
 func (cw *clientWatch) init(sc *h1ServerConn) {
 	cw.sc = sc
 	cw.exited = make(chan struct{}, 1)
-	cw.timer = time.AfterFunc(time.Hour, cw.run)
-	cw.timer.Stop()
 }
 
-// begin arms the watch for a request.
+// begin arms the watch for a request. The fields run reads are written before the
+// state is: the watchdog's compare-and-swap orders them before run.
 func (cw *clientWatch) begin(body *h1RequestBody) {
-	cw.mu.Lock()
 	cw.body, cw.ended, cw.aborted, cw.gone = body, false, false, false
-	cw.mu.Unlock()
-	cw.armed = true
-	cw.timer.Reset(clientWatchAfter)
+	cw.seq.Add(1)
+	cw.state.Store(watchArmed)
+}
+
+// tick is the watchdog's, every clientWatchTick: a request armed on enough ticks in
+// a row (and so running for at least clientWatchAfter) starts its watch.
+func (cw *clientWatch) tick() {
+	if cw.state.Load() != watchArmed {
+		cw.seenTicks = 0
+		return
+	}
+	if seq := cw.seq.Load(); seq != cw.seenSeq {
+		cw.seenSeq, cw.seenTicks = seq, 1
+		return
+	}
+	cw.seenTicks++
+	if cw.seenTicks > int(clientWatchAfter/clientWatchTick) && cw.state.CompareAndSwap(watchArmed, watchFired) {
+		go cw.run()
+	}
 }
 
 // end disarms the watch, breaking off its read if one is pending, and reports
-// whether the client went away.
+// whether the client went away. Calling it again (a panic after end, recovered in
+// serveRequest) returns at once.
 func (cw *clientWatch) end() (gone bool) {
-	if !cw.armed {
-		// Already ended (a panic after end, recovered in serveRequest): a second
-		// wait on exited would never return.
+	if cw.state.CompareAndSwap(watchArmed, watchIdle) || cw.state.Load() == watchIdle {
 		return cw.gone
-	}
-	cw.armed = false
-	if cw.timer.Stop() {
-		return false
 	}
 	cw.mu.Lock()
 	cw.ended = true
@@ -66,12 +97,13 @@ func (cw *clientWatch) end() (gone bool) {
 	cw.mu.Unlock()
 	<-cw.exited
 	cw.sc.deadline.forget() // moved by the watch: the next read re-arms it
+	cw.state.Store(watchIdle)
 	return cw.gone
 }
 
-// run is the timer's: it waits for a byte from the client. EOF or an error means the
-// client has gone: the connection's context is cancelled, which breaks off the
-// request to the pod. A byte (the next request, pipelined) ends the watch too.
+// run waits for a byte from the client. EOF or an error means the client has gone:
+// the connection's context is cancelled, which breaks off the request to the pod.
+// A byte (the next request, pipelined) ends the watch too.
 func (cw *clientWatch) run() {
 	defer func() { cw.exited <- struct{}{} }()
 	cw.mu.Lock()

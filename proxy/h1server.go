@@ -30,7 +30,7 @@ import (
 // (400, 431, 505, WebSocket, 100-continue, chunked uploads) is still its answer.
 //
 // Where it differs from net/http (the tests mark each difference):
-//   - a client that leaves is noticed once its request has run 100 ms
+//   - a client that leaves is noticed once its request has run 100–150 ms
 //     (h1clientwatch.go), not at once: net/http reads in the background during
 //     every request for it;
 //   - a request's context is its connection's: it ends when the client leaves or
@@ -55,6 +55,9 @@ type h1Server struct {
 	// closing: Shutdown began. Responses then say Connection: close, and
 	// connections close after their request.
 	closing atomic.Bool
+	// served: the accept loop has returned; the watchdog stops with the last
+	// connection.
+	served atomic.Bool
 }
 
 // newH1Server serves srv.Handler on the connections of ln (see serve), with srv's
@@ -72,6 +75,8 @@ func (f *h1Server) serve(ln net.Listener) error {
 	f.mu.Lock()
 	f.ln = ln
 	f.mu.Unlock()
+	go f.watchClients()
+	defer f.served.Store(true)
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -98,6 +103,24 @@ func (f *h1Server) serve(ln net.Listener) error {
 		f.conns[sc] = struct{}{}
 		f.mu.Unlock()
 		go sc.serve()
+	}
+}
+
+// watchClients is the watchdog of every connection's clientWatch: it ticks until
+// the accept loop has returned and no connection is left.
+func (f *h1Server) watchClients() {
+	tick := time.NewTicker(clientWatchTick)
+	defer tick.Stop()
+	for range tick.C {
+		f.mu.Lock()
+		if f.served.Load() && len(f.conns) == 0 {
+			f.mu.Unlock()
+			return
+		}
+		for sc := range f.conns {
+			sc.watch.tick()
+		}
+		f.mu.Unlock()
 	}
 }
 

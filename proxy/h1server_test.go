@@ -530,7 +530,7 @@ func waitGoroutines(t *testing.T, want int, when string) {
 }
 
 // TestClientWatchEndsTwice: end after end (a panic after the first, recovered by
-// serveRequest) returns at once, whether or not the timer had fired.
+// serveRequest) returns at once, whether or not the watch had started.
 func TestClientWatchEndsTwice(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
@@ -538,9 +538,14 @@ func TestClientWatchEndsTwice(t *testing.T) {
 	sc := &h1ServerConn{c: a, br: bufio.NewReader(a)}
 	sc.cancel.init(context.Background())
 	sc.watch.init(sc)
-	for _, wait := range []time.Duration{0, clientWatchAfter + 50*time.Millisecond} {
+	for _, ticks := range []int{0, 3} {
 		sc.watch.begin(nil)
-		time.Sleep(wait)
+		for range ticks {
+			sc.watch.tick()
+		}
+		if started := sc.watch.state.Load() == watchFired; started != (ticks > 0) {
+			t.Fatalf("%d ticks: watch started %v", ticks, started)
+		}
 		sc.watch.end()
 		done := make(chan struct{})
 		go func() { sc.watch.end(); close(done) }()

@@ -186,7 +186,7 @@ func TestTLSHTTP1FastAndHandedOff(t *testing.T) {
 // usable: a timeout is not a TLS error.
 func TestTLSSlowRequestsKeepTheConnection(t *testing.T) {
 	b := startBackend(t, "slow", func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(clientWatchAfter + 50*time.Millisecond)
+		time.Sleep(clientWatchAfter + clientWatchTick + 50*time.Millisecond)
 		_, _ = io.WriteString(w, "slow")
 	})
 	p := startProxy(t, oneHost("secure.test", backendsOf(b), routetable.AffinityPolicy{}))
