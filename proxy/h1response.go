@@ -76,6 +76,17 @@ func (w *h1ResponseWriter) reset(r *http.Request) {
 
 func (w *h1ResponseWriter) Header() http.Header { return w.header }
 
+// adoptHeader is headerAdopter's: h becomes the header, before WriteHeader and while
+// the writer's own map is empty.
+func (w *h1ResponseWriter) adoptHeader(h http.Header) (http.Header, bool) {
+	if w.status != 0 || len(w.header) != 0 {
+		return nil, false
+	}
+	own := w.header
+	w.header = h
+	return own, true
+}
+
 func (w *h1ResponseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))

@@ -312,6 +312,14 @@ func (w *statusWriter) code() int {
 	return w.status
 }
 
+// adoptHeader passes headerAdopter through (the lean forwarder's header hand-over).
+func (w *statusWriter) adoptHeader(h http.Header) (http.Header, bool) {
+	if a, ok := w.ResponseWriter.(headerAdopter); ok {
+		return a.adoptHeader(h)
+	}
+	return nil, false
+}
+
 // Unwrap lets http.ResponseController (used by ReverseProxy for flushing and for
 // WebSocket upgrades) reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -199,17 +199,8 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		return
 	}
 
-	// The response's header map is the transport's, fresh per response, with keys
-	// canonical as http.ReadResponse made them: its values can be handed over
-	// without Header.Add (capacity capped, so a later append copies).
-	dst := w.Header()
-	for k, vv := range res.Header {
-		if old, ok := dst[k]; ok {
-			dst[k] = append(old, vv...)
-		} else {
-			dst[k] = vv[:len(vv):len(vv)]
-		}
-	}
+	flush := flushAtOnce(res) // asked now: the header changes hands below
+	dst := takeResponseHeader(w, res)
 	announced := len(res.Trailer)
 	if announced > 0 {
 		keys := make([]string, 0, announced)
@@ -220,7 +211,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	w.WriteHeader(res.StatusCode)
 
-	if err := u.copyLean(w, res); err != nil {
+	if err := u.copyLean(w, res, flush); err != nil {
 		res.Body.Close()
 		// The header is out: all that is left is to abort the client's response
 		// (ReverseProxy does the same; Go issue 23643). handler.go's recover settles
@@ -257,12 +248,43 @@ func putLean(l *leanState) {
 	leans.Put(l)
 }
 
+// takeResponseHeader makes res's header w's. The response's header map is the
+// transport's, fresh per response, with keys canonical as http.ReadResponse made
+// them: the fast server's writer adopts it whole (res keeps the writer's empty
+// one); into any other writer's its values are copied without Header.Add
+// (capacity capped, so a later append copies).
+func takeResponseHeader(w http.ResponseWriter, res *http.Response) http.Header {
+	dst := w.Header()
+	if a, ok := w.(headerAdopter); ok && len(dst) == 0 {
+		if old, ok := a.adoptHeader(res.Header); ok {
+			dst, res.Header = res.Header, old
+			return dst
+		}
+	}
+	for k, vv := range res.Header {
+		if old, ok := dst[k]; ok {
+			dst[k] = append(old, vv...)
+		} else {
+			dst[k] = vv[:len(vv):len(vv)]
+		}
+	}
+	return dst
+}
+
+// headerAdopter is a ResponseWriter that can take a header map in place of its own.
+type headerAdopter interface {
+	// adoptHeader makes h, which nothing else uses, the response's header, if the
+	// writer's own is empty and unsent, and returns the writer's own.
+	adoptHeader(h http.Header) (own http.Header, ok bool)
+}
+
 // copyLean copies the response body, flushing after every write when ReverseProxy
-// would flush at once (FlushInterval 0 and the response an event stream or of
-// unknown length). It returns write errors and read errors other than EOF.
-func (u *upstream) copyLean(w http.ResponseWriter, res *http.Response) error {
+// would flush at once (flushAtOnce: FlushInterval 0 and the response an event
+// stream or of unknown length). It returns write errors and read errors other
+// than EOF.
+func (u *upstream) copyLean(w http.ResponseWriter, res *http.Response, flushEach bool) error {
 	var flush func() error
-	if flushAtOnce(res) {
+	if flushEach {
 		flush = http.NewResponseController(w).Flush
 		// ReverseProxy's maxLatencyWriter flushes the header as soon as it is
 		// written, even before any body arrives: a stream's client must see it.
