@@ -93,7 +93,8 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 	return resp, true, nil
 }
 
-// sizedResponse: a response with a Content-Length body, allocated as one.
+// sizedResponse: a response with a Content-Length body, allocated as one (with the
+// h1Body the transport wraps the body in: sizedResponseBody.wrapper).
 type sizedResponse struct {
 	http.Response
 	body sizedResponseBody
@@ -157,6 +158,8 @@ func responseFraming(code int, header http.Header) (contentLength int64, chunked
 type sizedResponseBody struct {
 	lr             io.LimitedReader
 	sawEOF, closed bool
+	// wrapper is the h1Body around this body, here to save an allocation.
+	wrapper h1Body
 }
 
 func (b *sizedResponseBody) Read(p []byte) (int, error) {

@@ -207,8 +207,21 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		pc.release(stop, reusable)
 		return resp, nil, false
 	}
-	resp.Body = &h1Body{body: resp.Body, pc: pc, stop: stop, ctx: ctx, reusable: reusable}
+	resp.Body = wrapConnBody(resp.Body, pc, stop, ctx, reusable)
 	return resp, nil, false
+}
+
+// wrapConnBody wraps body in an h1Body, the one that came with it when body is the
+// fast parser's (allocated with its response).
+func wrapConnBody(body io.ReadCloser, pc *h1Conn, stop func() bool, ctx context.Context, reusable bool) *h1Body {
+	var b *h1Body
+	if sb, ok := body.(*sizedResponseBody); ok {
+		b = &sb.wrapper
+	} else {
+		b = new(h1Body)
+	}
+	b.body, b.pc, b.stop, b.ctx, b.reusable = body, pc, stop, ctx, reusable
+	return b
 }
 
 // bodyBuffered reports whether resp's body is in br already, all of it, so that

@@ -78,8 +78,9 @@ func ishex(c byte) bool {
 }
 
 // leanState is the pooled part of a lean exchange: the outbound URL and header map
-// (cleared, keeping their buckets) and the ClientTrace through which 1xx answers
-// (103 Early Hints) are forwarded, made once with its method value.
+// (cleared, keeping their buckets), the ClientTrace through which 1xx answers (103
+// Early Hints) are forwarded, made once with its method value, and the outbound
+// request's context, made once around both.
 type leanState struct {
 	url    url.URL
 	header http.Header
@@ -87,13 +88,37 @@ type leanState struct {
 	mu     sync.Mutex // as ReverseProxy's roundTripMutex: a late 1xx must not touch rw
 	rw     http.ResponseWriter
 	done   bool
+
+	exchangeCtx exchangeContext
+	ctx         context.Context // the trace on exchangeCtx
 }
 
 var leans = sync.Pool{New: func() any {
 	l := &leanState{header: make(http.Header, 16)}
 	l.trace.Got1xxResponse = l.got1xx
+	// WithClientTrace composes with a trace on the context below, which has none
+	// (leanEligible): the inbound contexts that exchangeCtx will wrap have none.
+	l.exchangeCtx.Context = context.Background()
+	l.ctx = httptrace.WithClientTrace(&l.exchangeCtx, &l.trace)
 	return l
 }}
+
+// exchangeContext is context.WithValue(parent, exchangeKey{}, x) with a parent and
+// an exchange that can be set again: pooled with its leanState, so that the two
+// contexts an outbound request needs are not allocated per request. It wraps one
+// request's context at a time; a leanState a transport might still hold (one that
+// failed) is not pooled again.
+type exchangeContext struct {
+	context.Context
+	x *exchange
+}
+
+func (c *exchangeContext) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return c.x
+	}
+	return c.Context.Value(key)
+}
 
 // got1xx forwards an informational answer, as ReverseProxy's trace does.
 func (l *leanState) got1xx(code int, header textproto.MIMEHeader) error {
@@ -149,8 +174,8 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		h["Te"] = teTrailers // the client accepts trailers: say we do too (Go issue 21096)
 	}
 
-	ctx := httptrace.WithClientTrace(context.WithValue(r.Context(), exchangeKey{}, x), &l.trace)
-	out := r.WithContext(ctx) // the one Request allocated; its fields are replaced below
+	l.exchangeCtx.Context, l.exchangeCtx.x = r.Context(), x
+	out := r.WithContext(l.ctx) // the one Request allocated; its fields are replaced below
 	l.url = *r.URL
 	out.URL = &l.url
 	out.Header = h
@@ -245,6 +270,7 @@ func putLean(l *leanState) {
 	clear(l.header) // drop the references to the request's values
 	l.url = url.URL{}
 	l.rw = nil
+	l.exchangeCtx.Context, l.exchangeCtx.x = context.Background(), nil
 	leans.Put(l)
 }
 
