@@ -23,9 +23,10 @@ import (
 // under load, most of it general machinery these requests do not need: a deep clone
 // of the request and its header map, a ProxyRequest, a ClientTrace and its closure
 // per request, a canonicalising Header.Add per response header, a media-type parse
-// per response. Here the outbound request's URL, header map and trace are pooled,
-// header values are shared with the inbound request (nothing on the way out appends
-// to them), and response headers are handed over as they are.
+// per response. Here the outbound request's URL, header map, trace and context are
+// pooled, header values are shared with the inbound request (nothing on the way out
+// appends to them), and response headers are handed over as they are (to the fast
+// server's writer, the map itself).
 //
 // Behaviour is ReverseProxy's, step by step (Go 1.26 net/http/httputil), and every
 // hook of ours is the same one: retryOnConnectFailure as transport (in-flight count,
