@@ -81,8 +81,8 @@ func (u *upstream) modifyResponse(resp *http.Response) error {
 		// ResponseWriter: record it here.
 		x.rw.status = http.StatusSwitchingProtocols
 	}
-	if ck := x.decision.Cookie; ck != nil {
-		resp.Header.Add("Set-Cookie", ck.String())
+	if x.decision.Cookie != nil {
+		resp.Header["Set-Cookie"] = append(resp.Header["Set-Cookie"], x.decision.SetCookie())
 	}
 	return nil
 }

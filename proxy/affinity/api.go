@@ -82,8 +82,19 @@ type Decision struct {
 	// Endpoint is nil when Outcome is OutcomeStrictMiss or OutcomeNoEndpoint.
 	Endpoint *Endpoint
 	Outcome  Outcome
-	// Cookie, when non-nil, is to be sent to the client as Set-Cookie.
+	// Cookie, when non-nil, is to be sent to the client as Set-Cookie. It may be
+	// shared with other decisions: read it, never change it.
 	Cookie *http.Cookie
+	// setCookie is Cookie serialised, when the picker has it already.
+	setCookie string
+}
+
+// SetCookie is Cookie as a Set-Cookie header value.
+func (d *Decision) SetCookie() string {
+	if d.setCookie != "" {
+		return d.setCookie
+	}
+	return d.Cookie.String()
 }
 
 // Picker chooses endpoints for one backend. Safe for concurrent use.

@@ -3,6 +3,7 @@ package affinity
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
@@ -33,6 +34,20 @@ type cookiePicker struct {
 	known   *tokenIndex
 	now     func() time.Time
 	sliding bool
+	// issued holds each endpoint's last Set-Cookie (by endpoint index).
+	issued []atomic.Pointer[issuedCookie]
+}
+
+// issuedCookie is the Set-Cookie last made for an endpoint, reused for requests of
+// the same route path and scheme within the same second (Expires is written to the
+// second). Building and serialising one per new session cost about half a
+// microsecond and two allocations.
+type issuedCookie struct {
+	unix      int64
+	routePath string
+	tls       bool
+	cookie    *http.Cookie
+	line      string
 }
 
 var _ Picker = (*cookiePicker)(nil)
@@ -47,6 +62,7 @@ func newCookiePicker(p *pool, c routetable.CookieAffinity, strict bool, keys *Ke
 		known:   opts.known,
 		now:     opts.Now,
 		sliding: opts.SlidingCookies && c.MaxAge > 0,
+		issued:  make([]atomic.Pointer[issuedCookie], len(p.eps)),
 	}
 	for i, e := range p.eps {
 		ts := e.State.tokensFor(keys)
@@ -95,7 +111,7 @@ func (p *cookiePicker) Pick(r *Request) Decision {
 				d.Outcome = OutcomeDrained
 			}
 			if value != e.Token || p.sliding {
-				d.Cookie = p.cookie(r, e)
+				d.Cookie, d.setCookie = p.issue(r, idx)
 			}
 			return d
 		}
@@ -135,7 +151,31 @@ func (p *cookiePicker) fresh(r *Request, exclude *Endpoint, o Outcome) Decision 
 	if e == nil {
 		return Decision{Outcome: OutcomeNoEndpoint}
 	}
-	return Decision{Endpoint: e, Outcome: o, Cookie: p.cookie(r, e)}
+	d := Decision{Endpoint: e, Outcome: o}
+	d.Cookie, d.setCookie = p.issue(r, int(p.byToken[e.Token]))
+	return d
+}
+
+// issue returns the cookie for the endpoint at idx and its Set-Cookie value: the
+// ones made last for it when they fit this request (issuedCookie).
+func (p *cookiePicker) issue(r *Request, idx int) (*http.Cookie, string) {
+	var routePath string
+	var tls bool
+	if r != nil {
+		routePath, tls = r.RoutePath, r.TLS
+	}
+	var unix int64
+	if p.policy.MaxAge > 0 {
+		unix = p.now().Unix()
+	}
+	slot := &p.issued[idx]
+	if c := slot.Load(); c != nil && c.unix == unix && c.routePath == routePath && c.tls == tls {
+		return c.cookie, c.line
+	}
+	c := &issuedCookie{unix: unix, routePath: routePath, tls: tls, cookie: p.cookie(r, p.eps[idx])}
+	c.line = c.cookie.String()
+	slot.Store(c)
+	return c.cookie, c.line
 }
 
 // cookie builds the Set-Cookie for e. Expires is computed here, per response: a

@@ -96,6 +96,38 @@ func TestCookieExpiresIsPerResponse(t *testing.T) {
 	}
 }
 
+// TestCookieIssuedOncePerSecond: an endpoint's Set-Cookie is made once and reused
+// while requests of the same route path and scheme ask within the same second; a
+// different path, scheme or second gets its own, and the value sent is always the
+// cookie's serialisation.
+func TestCookieIssuedOncePerSecond(t *testing.T) {
+	clk := newClock()
+	p := mustCompile(t, cookieBackend(eps(1), routetable.CookieAffinity{Name: "S", MaxAge: time.Hour}), testKeys, nil, Options{Now: clk.now})
+	pick := func(tls bool, route string) Decision {
+		r := request()
+		r.TLS, r.RoutePath = tls, route
+		d := p.Pick(r)
+		if d.Cookie == nil || d.SetCookie() != d.Cookie.String() {
+			t.Fatalf("Set-Cookie %q for cookie %v", d.SetCookie(), d.Cookie)
+		}
+		return d
+	}
+	first := pick(false, "/")
+	if again := pick(false, "/"); again.Cookie != first.Cookie {
+		t.Fatal("the same request in the same second made a new cookie")
+	}
+	if d := pick(true, "/"); !d.Cookie.Secure || d.Cookie == first.Cookie {
+		t.Fatalf("over TLS: %s, want its own Secure cookie", d.SetCookie())
+	}
+	if d := pick(false, "/shop"); d.Cookie.Path != "/shop" {
+		t.Fatalf("route /shop: %s", d.SetCookie())
+	}
+	clk.advance(time.Second)
+	if d := pick(false, "/"); !d.Cookie.Expires.Equal(clk.t.Add(time.Hour)) {
+		t.Fatalf("a second later: Expires %v, want %v", d.Cookie.Expires, clk.t.Add(time.Hour))
+	}
+}
+
 func TestCookieHit(t *testing.T) {
 	p := mustCompile(t, cookieBackend(eps(5), routetable.CookieAffinity{MaxAge: time.Hour}), testKeys, nil, Options{})
 	for _, e := range p.Endpoints() {
