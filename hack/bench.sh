@@ -4,8 +4,11 @@
 # equivalent cookie stickiness and source-IP hashing (configs in hack/bench/); wrk with
 # a valid sticky cookie, without one, with one over HTTPS (a self-signed certificate,
 # keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;
-# direct-to-backend as the ceiling. Runs alternate between proxies round by round, so a noisy machine skews
-# every proxy alike, and the median round is reported.
+# direct-to-backend as the ceiling, and hack/gofloor (the least a Go proxy can do) as
+# Go's floor. Runs alternate between proxies round by round, so a noisy machine skews
+# every proxy alike, and the median round is reported. Each proxy's CPU time per
+# request is measured too: where wrk, the backends and the proxy share the machine,
+# it is what decides throughput, and it drifts less than req/s.
 #
 #   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
 set -euo pipefail
@@ -46,13 +49,15 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 go build -o bin/demo-backend ./hack/demo-backend
+go build -o bin/gofloor ./hack/gofloor
 for i in 1 2 3; do
   bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
   pids+=($!)
 done
+declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
 # Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
-declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100)
+declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480)
 declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
 declare -A TLS_PORT=([sticky]=18443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
 
@@ -71,22 +76,24 @@ head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
 bin/sticky-ingress --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
   --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
   --zap-log-level error >"$RUN/sticky.log" 2>&1 &
-pids+=($!)
+pids+=($!); PID[sticky]=$!
+bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/gofloor.log" 2>&1 &
+pids+=($!); PID[floor]=$!
 for p in $PEERS; do
   case "$p" in
     nginx)
       mkdir -p "$RUN"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
       render hack/bench/nginx.conf nginx "$RUN/nginx.conf"
       nginx -e "$RUN/nginx-error.log" -c "$RUN/nginx.conf" -g 'daemon off;' >"$RUN/nginx.log" 2>&1 &
-      pids+=($!) ;;
+      pids+=($!); PID[nginx]=$! ;;
     haproxy)
       render hack/bench/haproxy.cfg haproxy "$RUN/haproxy.cfg"
       haproxy -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 &
-      pids+=($!) ;;
+      pids+=($!); PID[haproxy]=$! ;;
     caddy)
       render hack/bench/Caddyfile caddy "$RUN/Caddyfile"
       HOME="$RUN" XDG_DATA_HOME="$RUN" XDG_CONFIG_HOME="$RUN" caddy run --adapter caddyfile --config "$RUN/Caddyfile" >"$RUN/caddy.log" 2>&1 &
-      pids+=($!) ;;
+      pids+=($!); PID[caddy]=$! ;;
   esac
 done
 
@@ -98,7 +105,7 @@ wait_up() { # name url host
   echo "bench: $1 did not come up"; cat "$RUN"/*.log; exit 1
 }
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
-for p in $PEERS; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+for p in $PEERS floor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
 
 # sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
 sticky_cookie() {
@@ -112,7 +119,16 @@ for p in sticky $PEERS; do
   [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
 done
 
-# run_wrk proxy scenario -> "reqs p50ms p99ms"
+# cpu_ticks pid -> user+system clock ticks of pid and its children (nginx's workers).
+cpu_ticks() {
+  local t=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
+# run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request"
 run_wrk() {
   local p="$1" scenario="$2" port host=x args=()
   local scheme=http
@@ -127,49 +143,59 @@ run_wrk() {
   fi
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
+  local t0=0 t1=0
+  [[ -n "${PID[$p]:-}" ]] && t0="$(cpu_ticks "${PID[$p]}")"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
     "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
-  awk '
+  [[ -n "${PID[$p]:-}" ]] && t1="$(cpu_ticks "${PID[$p]}")"
+  awk -v ticks="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v own="${PID[$p]:-}" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ { r = $2 }
+    / requests in / { n = $1 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx|Socket errors/ { err = err $0 " " }
-    END { printf "%.0f %.3f %.3f %s\n", r, p50, p99, (err == "" ? "-" : "errors") }
+    END {
+      cpu = (own != "" && n > 0) ? sprintf("%.1f", ticks * 1e6 / hz / n) : "-"
+      printf "%.0f %.3f %.3f %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu
+    }
   ' "$RUN/wrk.out"
 }
 
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
-printf '\n%-14s %-15s %10s %9s %9s %10s %10s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio"
+printf '\n%-14s %-16s %10s %9s %9s %10s %10s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
-  declare -A R=() P50=() P99=()
+  declare -A R=() P50=() P99=() CPU=()
   for round in $(seq 1 "$ROUNDS"); do
-    for p in sticky $PEERS direct; do
-      [[ "$p" == direct && "$scenario" != cookie-hit ]] && continue
-      read -r reqs p50 p99 errs < <(run_wrk "$p" "$scenario")
-      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "
+    for p in sticky $PEERS floor direct; do
+      [[ ("$p" == direct || "$p" == floor) && "$scenario" != cookie-hit ]] && continue
+      read -r reqs p50 p99 errs cpu < <(run_wrk "$p" "$scenario")
+      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
   us_r="$(tr ' ' '\n' <<<"${R[sticky]}" | grep . | median)"
   us_p99="$(tr ' ' '\n' <<<"${P99[sticky]}" | grep . | median)"
-  for p in sticky $PEERS direct; do
+  for p in sticky $PEERS floor direct; do
     [[ -z "${R[$p]:-}" ]] && continue
     r="$(tr ' ' '\n' <<<"${R[$p]}" | grep . | median)"
     p50="$(tr ' ' '\n' <<<"${P50[$p]}" | grep . | median)"
     p99="$(tr ' ' '\n' <<<"${P99[$p]}" | grep . | median)"
+    cpu="$(tr ' ' '\n' <<<"${CPU[$p]}" | grep . | median)"
     ratio="-"; pratio="-"
     if [[ "$p" != sticky ]]; then
       ratio="$(awk -v a="$us_r" -v b="$r" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
       pratio="$(awk -v a="$us_p99" -v b="$p99" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
     fi
-    name="$p"; [[ "$p" == sticky ]] && name=sticky-ingress; [[ "$p" == direct ]] && name="direct (ceiling)"
-    printf '%-14s %-15s %10s %9s %9s %10s %10s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio"
+    case "$p" in sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;; floor) name="Go floor" ;; *) name="$p" ;; esac
+    printf '%-14s %-16s %10s %9s %9s %10s %10s %8s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu"
   done
-  unset R P50 P99
+  unset R P50 P99 CPU
 done
 echo
 echo "us/peer: sticky-ingress req/s divided by the peer's (>1: we are faster)."
 echo "p99 ratio: our p99 divided by the peer's (<1: our tail is shorter)."
+echo "cpu µs: the proxy's CPU time (user and system, workers included) per request."
+echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity)."

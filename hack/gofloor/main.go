@@ -1,0 +1,145 @@
+// Command gofloor is the least a goroutine-per-connection Go proxy can do for one
+// keep-alive GET: read the request head, write it as it is to a pooled connection
+// to a backend (round robin), read the answer's head and Content-Length body, write
+// them back. No parsing beyond that, no headers added, no affinity, no metrics.
+//
+// `make bench` runs it beside sticky-ingress as the floor of what Go's runtime and
+// net package cost on this machine: what sticky-ingress spends above it is its own
+// work per request, not the language's.
+//
+//	gofloor LISTEN BACKEND...
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+type backend struct {
+	addr string
+	mu   sync.Mutex
+	idle []*upstreamConn
+}
+
+type upstreamConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func (b *backend) get() (*upstreamConn, error) {
+	b.mu.Lock()
+	if n := len(b.idle); n > 0 {
+		u := b.idle[n-1]
+		b.idle = b.idle[:n-1]
+		b.mu.Unlock()
+		return u, nil
+	}
+	b.mu.Unlock()
+	c, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upstreamConn{c: c, br: bufio.NewReaderSize(c, 4<<10)}, nil
+}
+
+func (b *backend) put(u *upstreamConn) {
+	b.mu.Lock()
+	b.idle = append(b.idle, u)
+	b.mu.Unlock()
+}
+
+// head returns the buffered bytes up to and including the blank line that ends a
+// head, reading more until it is there.
+func head(br *bufio.Reader) ([]byte, error) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+			return b[:i+4], nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func contentLength(h []byte) int {
+	const key = "\r\nContent-Length: "
+	i := bytes.Index(h, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	v := h[i+len(key):]
+	n, _ := strconv.Atoi(string(v[:bytes.IndexByte(v, '\r')]))
+	return n
+}
+
+func serve(c net.Conn, backends []*backend, next *atomic.Uint64) {
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 4<<10)
+	out := make([]byte, 0, 4<<10)
+	for {
+		req, err := head(br)
+		if err != nil {
+			return
+		}
+		b := backends[next.Add(1)%uint64(len(backends))]
+		u, err := b.get()
+		if err != nil {
+			return
+		}
+		if _, err := u.c.Write(req); err != nil {
+			return
+		}
+		_, _ = br.Discard(len(req))
+		resp, err := head(u.br)
+		if err != nil {
+			return
+		}
+		out = append(out[:0], resp...)
+		_, _ = u.br.Discard(len(resp))
+		for rest := contentLength(resp); rest > 0; {
+			chunk, err := u.br.Peek(min(rest, max(u.br.Buffered(), 1)))
+			if err != nil {
+				return
+			}
+			out = append(out, chunk...)
+			_, _ = u.br.Discard(len(chunk))
+			rest -= len(chunk)
+		}
+		b.put(u)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: gofloor LISTEN BACKEND...")
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var backends []*backend
+	for _, a := range os.Args[2:] {
+		backends = append(backends, &backend{addr: a})
+	}
+	var next atomic.Uint64
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		go serve(c, backends, &next)
+	}
+}
