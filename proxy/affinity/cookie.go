@@ -147,12 +147,12 @@ func (p *cookiePicker) fallback(r *Request, pinned *Endpoint) Decision {
 
 // fresh pins the request to a new pick.
 func (p *cookiePicker) fresh(r *Request, exclude *Endpoint, o Outcome) Decision {
-	e := p.pickNew(exclude)
-	if e == nil {
+	i := p.pickNewIndex(exclude)
+	if i < 0 {
 		return Decision{Outcome: OutcomeNoEndpoint}
 	}
-	d := Decision{Endpoint: e, Outcome: o}
-	d.Cookie, d.setCookie = p.issue(r, int(p.byToken[e.Token]))
+	d := Decision{Endpoint: p.eps[i], Outcome: o}
+	d.Cookie, d.setCookie = p.issue(r, i)
 	return d
 }
 

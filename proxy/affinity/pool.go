@@ -60,15 +60,23 @@ func sameEndpoint(e, x *Endpoint) bool {
 // ready endpoint is ejected, it picks among them anyway ("panic mode", as Envoy
 // does): passive health can be wrong, and trying beats a certain 503.
 func (p *pool) pickNew(exclude *Endpoint) *Endpoint {
-	if i := p.lb.pick(p, exclude); i >= 0 {
+	if i := p.pickNewIndex(exclude); i >= 0 {
 		return p.eps[i]
 	}
+	return nil
+}
+
+// pickNewIndex is pickNew's choice as an index into p.eps, or -1.
+func (p *pool) pickNewIndex(exclude *Endpoint) int {
+	if i := p.lb.pick(p, exclude); i >= 0 {
+		return i
+	}
 	for _, i := range p.ready {
-		if e := p.eps[i]; !sameEndpoint(e, exclude) {
-			return e
+		if !sameEndpoint(p.eps[i], exclude) {
+			return int(i)
 		}
 	}
-	return nil
+	return -1
 }
 
 // weightedSequence interleaves the indices of the given endpoints by weight, once at
