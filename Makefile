@@ -57,8 +57,9 @@ test: verify test-unit test-fuzz test-integration test-e2e test-chart ## every t
 	@echo "make test: all suites passed"
 
 .PHONY: test-unit
-test-unit: ## unit tests (race detector on)
+test-unit: ## unit tests (race detector on), then the allocation counts (off: it empties pools)
 	$(GO) test -race -count=1 -v $(UNIT_PKGS) 2>&1 | hack/test-summary.sh unit --quiet
+	$(GO) test -count=1 -v -run 'Allocations$$' ./proxy 2>&1 | hack/test-summary.sh allocations
 
 .PHONY: test-fuzz
 test-fuzz: ## run every fuzz target briefly (FUZZTIME each)

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -46,12 +47,14 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 		return nil, false, nil
 	}
 	lines := strings.Count(fields, "\n")
-	header := make(http.Header, lines)
+	header := getResponseHeader()
 	if _, ok := parseHeaderFields(fields, header, make([]string, 0, lines)); !ok {
+		putResponseHeader(header)
 		return nil, false, nil
 	}
 	contentLength, chunked, ok := responseFraming(code, header)
 	if !ok {
+		putResponseHeader(header)
 		return nil, false, nil
 	}
 
@@ -64,8 +67,9 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 		resp = &http.Response{TransferEncoding: []string{"chunked"}}
 		resp.Body = &chunkedResponseBody{src: httputil.NewChunkedReader(br), br: br, resp: resp}
 	case contentLength > 0:
-		// The response and its body in one allocation: the caller keeps both.
-		rb := &sizedResponse{}
+		// The response and its body in one allocation, pooled: the lean
+		// forwarder recycles it (recycleResponse).
+		rb := sizedResponses.Get().(*sizedResponse)
 		rb.body.lr = io.LimitedReader{R: br, N: contentLength}
 		rb.Body = &rb.body
 		resp = &rb.Response
@@ -98,6 +102,49 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 type sizedResponse struct {
 	http.Response
 	body sizedResponseBody
+}
+
+// Response heads are the one thing every proxied request parses: their header maps
+// and sized responses are pooled. A header map comes back through the fast server's
+// writer, which adopts the response's map and gives back its own, emptied at its
+// last request (takeResponseHeader); a sized response comes back when the lean
+// forwarder has copied it (recycleResponse). Whatever is not given back is left to
+// the garbage collector, as before.
+var (
+	responseHeaders = sync.Pool{New: func() any { return make(http.Header, 8) }}
+	sizedResponses  = sync.Pool{New: func() any {
+		rb := new(sizedResponse)
+		rb.body.owner = rb
+		return rb
+	}}
+)
+
+func getResponseHeader() http.Header { return responseHeaders.Get().(http.Header) }
+
+// putResponseHeader pools h, which nothing may use any more.
+func putResponseHeader(h http.Header) {
+	clear(h)
+	responseHeaders.Put(h)
+}
+
+// recycleResponse pools res's parts once its exchange is over: its header map, which
+// nothing may use any more, and res itself when readResponseFast made it as a
+// sizedResponse and its body has been read and closed.
+func recycleResponse(res *http.Response) {
+	if res.Header != nil {
+		putResponseHeader(res.Header)
+		res.Header = nil
+	}
+	b, ok := res.Body.(*h1Body)
+	if !ok || b.pc != nil {
+		return // not the fast parser's, or not closed: the connection may still read it
+	}
+	if sb, ok := b.body.(*sizedResponseBody); ok && sb.owner != nil && &sb.owner.Response == res {
+		rb := sb.owner
+		*rb = sizedResponse{}
+		rb.body.owner = rb
+		sizedResponses.Put(rb)
+	}
 }
 
 // parseResponseStatusLine accepts "HTTP/1.1 DDD" with an optional " reason" of
@@ -160,6 +207,8 @@ type sizedResponseBody struct {
 	sawEOF, closed bool
 	// wrapper is the h1Body around this body, here to save an allocation.
 	wrapper h1Body
+	// owner is the sizedResponse this body is part of, for recycleResponse.
+	owner *sizedResponse
 }
 
 func (b *sizedResponseBody) Read(p []byte) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,7 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	}
 	bw.WriteString(method)
 	bw.WriteByte(' ')
-	bw.WriteString(req.URL.RequestURI())
+	writeRequestURI(bw, req.URL)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(host)
 	bw.WriteString("\r\n")
@@ -91,6 +92,29 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 		req.Body.Close()
 	}
 	return nil
+}
+
+// writeRequestURI writes u.RequestURI() without making it a string first, which
+// allocates for every request with a query.
+func writeRequestURI(bw *bufio.Writer, u *url.URL) {
+	switch {
+	case u.Opaque == "":
+		if p := u.EscapedPath(); p != "" {
+			bw.WriteString(p)
+		} else {
+			bw.WriteByte('/')
+		}
+	case strings.HasPrefix(u.Opaque, "//"):
+		bw.WriteString(u.Scheme)
+		bw.WriteByte(':')
+		bw.WriteString(u.Opaque)
+	default:
+		bw.WriteString(u.Opaque)
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		bw.WriteByte('?')
+		bw.WriteString(u.RawQuery)
+	}
 }
 
 // writeHeaderLine writes "k: v\r\n", v as wireValue makes it.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,5 +97,26 @@ func TestWriteRequestShortBody(t *testing.T) {
 	req.ContentLength = 5
 	if err := writeRequest(bufio.NewWriter(io.Discard), req); err == nil {
 		t.Fatal("a body shorter than its ContentLength was written without error")
+	}
+}
+
+func TestWriteRequestURIMatchesRequestURI(t *testing.T) {
+	for _, u := range []*url.URL{
+		{Path: "/a/b"},
+		{Path: ""},
+		{Path: "/a b", RawQuery: "q=1&r=%20"},
+		{Path: "/a/b", RawPath: "/a%2Fb"},
+		{Path: "/x", ForceQuery: true},
+		{Opaque: "/opaque/path", RawQuery: "q"},
+		{Scheme: "http", Opaque: "//host/path"},
+		{RawQuery: "only=query"},
+	} {
+		var b bytes.Buffer
+		bw := bufio.NewWriter(&b)
+		writeRequestURI(bw, u)
+		_ = bw.Flush()
+		if got, want := b.String(), u.RequestURI(); got != want {
+			t.Errorf("%#v: wrote %q, RequestURI is %q", u, got, want)
+		}
 	}
 }

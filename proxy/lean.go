@@ -92,6 +92,12 @@ type leanState struct {
 
 	exchangeCtx exchangeContext
 	ctx         context.Context // the trace on exchangeCtx
+
+	// out is the outbound request, a copy of template (which carries ctx: a
+	// Request's context can only be set by WithContext, which allocates) with the
+	// inbound request's fields (copyRequestFields).
+	out      http.Request
+	template *http.Request
 }
 
 var leans = sync.Pool{New: func() any {
@@ -101,8 +107,22 @@ var leans = sync.Pool{New: func() any {
 	// (leanEligible): the inbound contexts that exchangeCtx will wrap have none.
 	l.exchangeCtx.Context = context.Background()
 	l.ctx = httptrace.WithClientTrace(&l.exchangeCtx, &l.trace)
+	l.template = new(http.Request).WithContext(l.ctx)
 	return l
 }}
+
+// copyRequestFields copies r's exported fields to out, leaving out's context: what
+// r.WithContext does to a fresh Request, without the allocation. (The unexported
+// rest is ServeMux's pattern matching, which an outbound request has no use for.)
+// TestCopyRequestFieldsCopiesEveryField holds it to the fields Request has.
+func copyRequestFields(out, r *http.Request) {
+	out.Method, out.URL, out.Proto, out.ProtoMajor, out.ProtoMinor = r.Method, r.URL, r.Proto, r.ProtoMajor, r.ProtoMinor
+	out.Header, out.Body, out.GetBody, out.ContentLength = r.Header, r.Body, r.GetBody, r.ContentLength
+	out.TransferEncoding, out.Close, out.Host, out.Trailer = r.TransferEncoding, r.Close, r.Host, r.Trailer
+	out.Form, out.PostForm, out.MultipartForm = r.Form, r.PostForm, r.MultipartForm
+	out.RemoteAddr, out.RequestURI, out.TLS, out.Cancel = r.RemoteAddr, r.RequestURI, r.TLS, r.Cancel
+	out.Response, out.Pattern = r.Response, r.Pattern
+}
 
 // exchangeContext is context.WithValue(parent, exchangeKey{}, x) with a parent and
 // an exchange that can be set again: pooled with its leanState, so that the two
@@ -176,7 +196,9 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 
 	l.exchangeCtx.Context, l.exchangeCtx.x = r.Context(), x
-	out := r.WithContext(l.ctx) // the one Request allocated; its fields are replaced below
+	out := &l.out
+	*out = *l.template
+	copyRequestFields(out, r)
 	l.url = *r.URL
 	out.URL = &l.url
 	out.Header = h
@@ -249,17 +271,23 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		panic(http.ErrAbortHandler)
 	}
 	res.Body.Close() // now, to populate res.Trailer
+	copyTrailers(w, dst, res.Trailer, announced)
+	recycleResponse(res) // nothing holds res any more: dst is w's, the body is closed
+}
 
-	if len(res.Trailer) > 0 {
+// copyTrailers sets the response's trailers as ReverseProxy does: under their names
+// when the Trailer header announced them all, else with http.TrailerPrefix.
+func copyTrailers(w http.ResponseWriter, dst, trailer http.Header, announced int) {
+	if len(trailer) > 0 {
 		// Force chunking, so that a short body gets no Content-Length and the
 		// trailers can follow it.
 		_ = http.NewResponseController(w).Flush()
 	}
-	if len(res.Trailer) == announced {
-		copyHeader(dst, res.Trailer)
+	if len(trailer) == announced {
+		copyHeader(dst, trailer)
 		return
 	}
-	for k, vv := range res.Trailer {
+	for k, vv := range trailer {
 		k = http.TrailerPrefix + k
 		for _, v := range vv {
 			dst.Add(k, v)
@@ -270,6 +298,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 func putLean(l *leanState) {
 	clear(l.header) // drop the references to the request's values
 	l.url = url.URL{}
+	l.out = http.Request{}
 	l.rw = nil
 	l.exchangeCtx.Context, l.exchangeCtx.x = context.Background(), nil
 	leans.Put(l)

@@ -352,3 +352,62 @@ func TestLeanRefusesUnrequestedSwitch(t *testing.T) {
 		t.Errorf("status %d, want 502", resp.StatusCode)
 	}
 }
+
+// TestCopyRequestFieldsCopiesEveryField: every exported field of http.Request reaches
+// the lean forwarder's outbound request, so that a field a new Go release adds is
+// not silently left out.
+func TestCopyRequestFieldsCopiesEveryField(t *testing.T) {
+	var r http.Request
+	rv := reflect.ValueOf(&r).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Field(i)
+		if !rv.Type().Field(i).IsExported() {
+			continue
+		}
+		// A non-zero value of the field's type: a fresh pointer, map, slice or
+		// func, or a one for numbers, strings and bools.
+		switch f.Kind() {
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Map:
+			f.Set(reflect.MakeMap(f.Type()))
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Func:
+			f.Set(reflect.MakeFunc(f.Type(), func([]reflect.Value) []reflect.Value { return nil }))
+		case reflect.Interface:
+			f.Set(reflect.ValueOf(http.NoBody))
+		case reflect.Chan:
+			both := reflect.ChanOf(reflect.BothDir, f.Type().Elem())
+			f.Set(reflect.MakeChan(both, 0).Convert(f.Type()))
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(1)
+		case reflect.Bool:
+			f.SetBool(true)
+		default:
+			t.Fatalf("field %s: kind %s not covered by this test", rv.Type().Field(i).Name, f.Kind())
+		}
+	}
+	var out http.Request
+	copyRequestFields(&out, &r)
+	ov := reflect.ValueOf(&out).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		name := rv.Type().Field(i).Name
+		if !rv.Type().Field(i).IsExported() {
+			continue
+		}
+		a, b := rv.Field(i), ov.Field(i)
+		same := false
+		switch a.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+			same = a.Pointer() == b.Pointer()
+		default:
+			same = a.Equal(b)
+		}
+		if !same {
+			t.Errorf("copyRequestFields does not copy Request.%s", name)
+		}
+	}
+}
