@@ -4,11 +4,13 @@
 # equivalent cookie stickiness and source-IP hashing (configs in hack/bench/); wrk with
 # a valid sticky cookie, without one, with one over HTTPS (a self-signed certificate,
 # keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;
-# direct-to-backend as the ceiling, and hack/gofloor (the least a Go proxy can do) as
-# Go's floor. Runs alternate between proxies round by round, so a noisy machine skews
+# direct-to-backend as the ceiling; hack/gofloor (the least a goroutine-per-connection
+# Go proxy can do) as Go's floor, and hack/evfloor (the same work on an epoll event
+# loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate between proxies round by round, so a noisy machine skews
 # every proxy alike, and the median round is reported. Each proxy's CPU time per
-# request is measured too: where wrk, the backends and the proxy share the machine,
-# it is what decides throughput, and it drifts less than req/s.
+# request is measured too, and the user-space part of it: where wrk, the backends and
+# the proxy share the machine, it is what decides throughput, and it drifts less than
+# req/s; the kernel's part (the same socket calls for every proxy) is the rest.
 #
 #   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
 set -euo pipefail
@@ -50,6 +52,7 @@ export PATH="$PATH:/usr/sbin"
 
 go build -o bin/demo-backend ./hack/demo-backend
 go build -o bin/gofloor ./hack/gofloor
+go build -o bin/evfloor ./hack/evfloor
 for i in 1 2 3; do
   bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
   pids+=($!)
@@ -57,7 +60,7 @@ done
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
 # Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
-declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480)
+declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480 [evfloor]=18580)
 declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
 declare -A TLS_PORT=([sticky]=18443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
 
@@ -79,6 +82,8 @@ bin/sticky-ingress --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
 pids+=($!); PID[sticky]=$!
 bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/gofloor.log" 2>&1 &
 pids+=($!); PID[floor]=$!
+bin/evfloor 127.0.0.1:18580 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/evfloor.log" 2>&1 &
+pids+=($!); PID[evfloor]=$!
 for p in $PEERS; do
   case "$p" in
     nginx)
@@ -105,7 +110,7 @@ wait_up() { # name url host
   echo "bench: $1 did not come up"; cat "$RUN"/*.log; exit 1
 }
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
-for p in $PEERS floor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
 
 # sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
 sticky_cookie() {
@@ -119,16 +124,17 @@ for p in sticky $PEERS; do
   [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
 done
 
-# cpu_ticks pid -> user+system clock ticks of pid and its children (nginx's workers).
+# cpu_ticks pid -> "user system" clock ticks of pid and its children (nginx's workers).
 cpu_ticks() {
-  local t=0 p
+  local u=0 s=0 p t
   for p in "$1" $(pgrep -P "$1" || true); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    read -r t < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
+    u=$((u + ${t% *})); s=$((s + ${t#* }))
   done
-  echo "$t"
+  echo "$u $s"
 }
 
-# run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request"
+# run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request"
 run_wrk() {
   local p="$1" scenario="$2" port host=x args=()
   local scheme=http
@@ -143,12 +149,13 @@ run_wrk() {
   fi
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
-  local t0=0 t1=0
+  local t0="0 0" t1="0 0"
   [[ -n "${PID[$p]:-}" ]] && t0="$(cpu_ticks "${PID[$p]}")"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
     "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
   [[ -n "${PID[$p]:-}" ]] && t1="$(cpu_ticks "${PID[$p]}")"
-  awk -v ticks="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v own="${PID[$p]:-}" '
+  local user=$((${t1% *} - ${t0% *})) sys=$((${t1#* } - ${t0#* }))
+  awk -v ticks="$((user + sys))" -v uticks="$user" -v hz="$(getconf CLK_TCK)" -v own="${PID[$p]:-}" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ { r = $2 }
     / requests in / { n = $1 }
@@ -157,7 +164,8 @@ run_wrk() {
     /Non-2xx|Socket errors/ { err = err $0 " " }
     END {
       cpu = (own != "" && n > 0) ? sprintf("%.1f", ticks * 1e6 / hz / n) : "-"
-      printf "%.0f %.3f %.3f %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu
+      usr = (own != "" && n > 0) ? sprintf("%.1f", uticks * 1e6 / hz / n) : "-"
+      printf "%.0f %.3f %.3f %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr
     }
   ' "$RUN/wrk.out"
 }
@@ -165,37 +173,42 @@ run_wrk() {
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
-printf '\n%-14s %-16s %10s %9s %9s %10s %10s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs"
+printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
-  declare -A R=() P50=() P99=() CPU=()
+  declare -A R=() P50=() P99=() CPU=() USR=()
   for round in $(seq 1 "$ROUNDS"); do
-    for p in sticky $PEERS floor direct; do
-      [[ ("$p" == direct || "$p" == floor) && "$scenario" != cookie-hit ]] && continue
-      read -r reqs p50 p99 errs cpu < <(run_wrk "$p" "$scenario")
-      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "
+    for p in sticky $PEERS floor evfloor direct; do
+      [[ ("$p" == direct || "$p" == floor || "$p" == evfloor) && "$scenario" != cookie-hit ]] && continue
+      read -r reqs p50 p99 errs cpu usr < <(run_wrk "$p" "$scenario")
+      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
   us_r="$(tr ' ' '\n' <<<"${R[sticky]}" | grep . | median)"
   us_p99="$(tr ' ' '\n' <<<"${P99[sticky]}" | grep . | median)"
-  for p in sticky $PEERS floor direct; do
+  for p in sticky $PEERS floor evfloor direct; do
     [[ -z "${R[$p]:-}" ]] && continue
     r="$(tr ' ' '\n' <<<"${R[$p]}" | grep . | median)"
     p50="$(tr ' ' '\n' <<<"${P50[$p]}" | grep . | median)"
     p99="$(tr ' ' '\n' <<<"${P99[$p]}" | grep . | median)"
     cpu="$(tr ' ' '\n' <<<"${CPU[$p]}" | grep . | median)"
+    usr="$(tr ' ' '\n' <<<"${USR[$p]}" | grep . | median)"
     ratio="-"; pratio="-"
     if [[ "$p" != sticky ]]; then
       ratio="$(awk -v a="$us_r" -v b="$r" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
       pratio="$(awk -v a="$us_p99" -v b="$p99" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
     fi
-    case "$p" in sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;; floor) name="Go floor" ;; *) name="$p" ;; esac
-    printf '%-14s %-16s %10s %9s %9s %10s %10s %8s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu"
+    case "$p" in
+      sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;;
+      floor) name="Go floor" ;; evfloor) name="event-loop floor" ;; *) name="$p" ;;
+    esac
+    printf '%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu" "$usr"
   done
-  unset R P50 P99 CPU
+  unset R P50 P99 CPU USR
 done
 echo
 echo "us/peer: sticky-ingress req/s divided by the peer's (>1: we are faster)."
 echo "p99 ratio: our p99 divided by the peer's (<1: our tail is shorter)."
-echo "cpu µs: the proxy's CPU time (user and system, workers included) per request."
-echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity)."
+echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
+echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
+echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
