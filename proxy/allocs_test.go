@@ -30,39 +30,59 @@ func TestLeanRequestAllocations(t *testing.T) {
 	pod := startCannedPod(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"+
 		"X-Server-Id: a\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok")
 	eps := []routetable.Endpoint{{ID: "uid-a", Address: pod, Ready: true, Serving: true}}
-	p := startProxy(t, oneHost("allocs.test", eps, cookieAffinity()))
-	r := p.get(t, "allocs.test")
-	ck := cookieOf(r, "STICKY")
-	if ck == nil {
-		t.Fatal("no cookie issued")
+	for _, tc := range []struct {
+		name string
+		aff  routetable.AffinityPolicy
+		// cookie: send the session cookie the proxy issued.
+		cookie bool
+		want   int
+	}{
+		{"cookie hit", cookieAffinity(), true, 3},
+		{"new session", cookieAffinity(), false, 3},
+		{"source IP", routetable.AffinityPolicy{SourceIP: &routetable.SourceIPAffinity{}}, false, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, oneHost("allocs.test", eps, tc.aff))
+			get := "GET /page?q=1 HTTP/1.1\r\nHost: allocs.test\r\nUser-Agent: allocs\r\nAccept: */*\r\n"
+			if tc.cookie {
+				ck := cookieOf(p.get(t, "allocs.test"), "STICKY")
+				if ck == nil {
+					t.Fatal("no cookie issued")
+				}
+				get += "Cookie: STICKY=" + ck.Value + "\r\n"
+			}
+			exchange := cannedExchange(t, p.httpURL[len("http://"):], get+"\r\n")
+			for range 50 { // pools, connection state and per-second caches warm up
+				exchange()
+			}
+			// A ceiling with a little room: the proxy's own background work (the
+			// client watchdog, metrics) may allocate once in a while during the run.
+			if n := testing.AllocsPerRun(500, exchange); n > float64(tc.want)+0.5 {
+				t.Errorf("%.1f allocations per proxied request, want at most %d", n, tc.want)
+			} else {
+				t.Logf("%.1f allocations per proxied request", n)
+			}
+		})
 	}
-	c, err := net.Dial("tcp", p.httpURL[len("http://"):])
+}
+
+// cannedExchange connects to addr and returns a function that sends request and
+// reads its answer through fixed buffers.
+func cannedExchange(t *testing.T, addr, request string) func() {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	get := []byte("GET /page?q=1 HTTP/1.1\r\nHost: allocs.test\r\nUser-Agent: allocs\r\nAccept: */*\r\n" +
-		"Cookie: STICKY=" + ck.Value + "\r\n\r\n")
-	buf := make([]byte, 4<<10)
-	exchange := func() {
+	t.Cleanup(func() { c.Close() })
+	req, buf := []byte(request), make([]byte, 4<<10)
+	return func() {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write(get); err != nil {
+		if _, err := c.Write(req); err != nil {
 			t.Fatal(err)
 		}
 		if err := readCannedResponse(c, buf); err != nil {
 			t.Fatal(err)
 		}
-	}
-	for range 50 { // pools, connection state and per-second caches warm up
-		exchange()
-	}
-	// A ceiling with a little room: the proxy's own background work (the client
-	// watchdog, metrics) may allocate once in a while during the run.
-	const want = 3
-	if n := testing.AllocsPerRun(500, exchange); n > want+0.5 {
-		t.Errorf("%.1f allocations per proxied request, want at most %d", n, want)
-	} else {
-		t.Logf("%.1f allocations per proxied request", n)
 	}
 }
 

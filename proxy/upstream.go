@@ -82,7 +82,11 @@ func (u *upstream) modifyResponse(resp *http.Response) error {
 		x.rw.status = http.StatusSwitchingProtocols
 	}
 	if x.decision.Cookie != nil {
-		resp.Header["Set-Cookie"] = append(resp.Header["Set-Cookie"], x.decision.SetCookie())
+		if prior := resp.Header["Set-Cookie"]; len(prior) > 0 {
+			resp.Header["Set-Cookie"] = append(prior, x.decision.SetCookie())
+		} else {
+			resp.Header["Set-Cookie"] = x.decision.SetCookieValues() // shared: no allocation
+		}
 	}
 	return nil
 }

@@ -85,16 +85,27 @@ type Decision struct {
 	// Cookie, when non-nil, is to be sent to the client as Set-Cookie. It may be
 	// shared with other decisions: read it, never change it.
 	Cookie *http.Cookie
-	// setCookie is Cookie serialised, when the picker has it already.
-	setCookie string
+	// setCookie is Cookie serialised as a header's values, [value], when the
+	// picker has it already.
+	setCookie []string
 }
 
 // SetCookie is Cookie as a Set-Cookie header value.
 func (d *Decision) SetCookie() string {
-	if d.setCookie != "" {
-		return d.setCookie
+	if d.setCookie != nil {
+		return d.setCookie[0]
 	}
 	return d.Cookie.String()
+}
+
+// SetCookieValues is [SetCookie()], a header's values for a response that sets no
+// other cookie. It may be shared with other decisions: its capacity is 1, so that
+// appending copies it; never change its element.
+func (d *Decision) SetCookieValues() []string {
+	if d.setCookie != nil {
+		return d.setCookie
+	}
+	return []string{d.Cookie.String()}
 }
 
 // Picker chooses endpoints for one backend. Safe for concurrent use.

@@ -47,7 +47,7 @@ type issuedCookie struct {
 	routePath string
 	tls       bool
 	cookie    *http.Cookie
-	line      string
+	values    []string // [the Set-Cookie value], capacity 1 (Decision.SetCookieValues)
 }
 
 var _ Picker = (*cookiePicker)(nil)
@@ -156,9 +156,9 @@ func (p *cookiePicker) fresh(r *Request, exclude *Endpoint, o Outcome) Decision 
 	return d
 }
 
-// issue returns the cookie for the endpoint at idx and its Set-Cookie value: the
+// issue returns the cookie for the endpoint at idx and its Set-Cookie values: the
 // ones made last for it when they fit this request (issuedCookie).
-func (p *cookiePicker) issue(r *Request, idx int) (*http.Cookie, string) {
+func (p *cookiePicker) issue(r *Request, idx int) (*http.Cookie, []string) {
 	var routePath string
 	var tls bool
 	if r != nil {
@@ -170,12 +170,12 @@ func (p *cookiePicker) issue(r *Request, idx int) (*http.Cookie, string) {
 	}
 	slot := &p.issued[idx]
 	if c := slot.Load(); c != nil && c.unix == unix && c.routePath == routePath && c.tls == tls {
-		return c.cookie, c.line
+		return c.cookie, c.values
 	}
 	c := &issuedCookie{unix: unix, routePath: routePath, tls: tls, cookie: p.cookie(r, p.eps[idx])}
-	c.line = c.cookie.String()
+	c.values = []string{c.cookie.String()}
 	slot.Store(c)
-	return c.cookie, c.line
+	return c.cookie, c.values
 }
 
 // cookie builds the Set-Cookie for e. Expires is computed here, per response: a

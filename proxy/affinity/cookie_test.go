@@ -110,6 +110,10 @@ func TestCookieIssuedOncePerSecond(t *testing.T) {
 		if d.Cookie == nil || d.SetCookie() != d.Cookie.String() {
 			t.Fatalf("Set-Cookie %q for cookie %v", d.SetCookie(), d.Cookie)
 		}
+		// Shared between decisions: an append must copy it.
+		if v := d.SetCookieValues(); len(v) != 1 || cap(v) != 1 || v[0] != d.SetCookie() {
+			t.Fatalf("SetCookieValues %q (capacity %d), want [%q] with capacity 1", v, cap(v), d.SetCookie())
+		}
 		return d
 	}
 	first := pick(false, "/")
