@@ -68,7 +68,7 @@ func TestLeanRequestAllocations(t *testing.T) {
 
 // cannedExchange connects to addr and returns a function that sends request and
 // reads its answer through fixed buffers.
-func cannedExchange(t *testing.T, addr, request string) func() {
+func cannedExchange(t testing.TB, addr, request string) func() {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func cannedExchange(t *testing.T, addr, request string) func() {
 
 // startCannedPod is a pod that answers every request on a connection with the same
 // bytes, reading and writing through fixed buffers: it allocates nothing per request.
-func startCannedPod(t *testing.T, answer string) string {
+func startCannedPod(t testing.TB, answer string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
