@@ -24,9 +24,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
 )
 
 // conn is a socket of a loop's: a client's, or a pooled one to a backend.
@@ -50,8 +51,6 @@ type loop struct {
 	backends []unix.SockaddrInet4
 	next     int
 }
-
-var headEnd = []byte("\r\n\r\n")
 
 func (l *loop) watch(c *conn) error {
 	l.conns[c.fd] = c
@@ -151,7 +150,7 @@ func (l *loop) forward(c *conn) {
 	if c.peer != nil {
 		return
 	}
-	i := bytes.Index(c.buf, headEnd)
+	i := bytes.Index(c.buf, heads.End)
 	if i < 0 {
 		return
 	}
@@ -178,11 +177,11 @@ func (l *loop) upstreamReadable(u *conn) {
 		return
 	}
 	if u.need == 0 {
-		i := bytes.Index(u.buf, headEnd)
+		i := bytes.Index(u.buf, heads.End)
 		if i < 0 {
 			return
 		}
-		u.need = i + 4 + contentLength(u.buf[:i+4])
+		u.need = i + 4 + heads.ContentLength(u.buf[:i+4])
 		if u.need > cap(u.buf) {
 			grown := make([]byte, len(u.buf), u.need)
 			copy(grown, u.buf)
@@ -206,17 +205,6 @@ func (l *loop) upstreamReadable(u *conn) {
 		return
 	}
 	l.forward(c) // a pipelined request may be waiting
-}
-
-func contentLength(head []byte) int {
-	const key = "\r\nContent-Length: "
-	i := bytes.Index(head, []byte(key))
-	if i < 0 {
-		return 0
-	}
-	v := head[i+len(key):]
-	n, _ := strconv.Atoi(string(v[:bytes.IndexByte(v, '\r')]))
-	return n
 }
 
 func (l *loop) accept() {

@@ -16,9 +16,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
 )
 
 type backend struct {
@@ -59,24 +60,13 @@ func (b *backend) put(u *upstreamConn) {
 func head(br *bufio.Reader) ([]byte, error) {
 	for {
 		b, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		if i := bytes.Index(b, heads.End); i >= 0 {
 			return b[:i+4], nil
 		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
 			return nil, err
 		}
 	}
-}
-
-func contentLength(h []byte) int {
-	const key = "\r\nContent-Length: "
-	i := bytes.Index(h, []byte(key))
-	if i < 0 {
-		return 0
-	}
-	v := h[i+len(key):]
-	n, _ := strconv.Atoi(string(v[:bytes.IndexByte(v, '\r')]))
-	return n
 }
 
 func serve(c net.Conn, backends []*backend, next *atomic.Uint64) {
@@ -103,7 +93,7 @@ func serve(c net.Conn, backends []*backend, next *atomic.Uint64) {
 		}
 		out = append(out[:0], resp...)
 		_, _ = u.br.Discard(len(resp))
-		for rest := contentLength(resp); rest > 0; {
+		for rest := heads.ContentLength(resp); rest > 0; {
 			chunk, err := u.br.Peek(min(rest, max(u.br.Buffered(), 1)))
 			if err != nil {
 				return
