@@ -27,6 +27,13 @@ import (
 // rule below mirrors net/http (response.go, transfer.go, textproto/reader.go); the
 // differential test and FuzzReadResponseFast hold them to it.
 func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok bool, _ error) {
+	return readResponseHead(br, req, false)
+}
+
+// readResponseHead is readResponseFast, and with raw a response whose head qualifies
+// (scanRawHead) keeps its header lines as they came, for the fast server's writer to
+// send on, and gets no header map of them (h1rawhead.go).
+func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Response, ok bool, _ error) {
 	if req != nil && req.Method == http.MethodHead {
 		// A response to HEAD has no body whatever its framing says, yet net/http takes
 		// its ContentLength from the header: the fallback's case.
@@ -45,6 +52,21 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 	status, code, ok := parseResponseStatusLine(statusLine)
 	if !ok {
 		return nil, false, nil
+	}
+	if raw {
+		var rh rawHead
+		if n, ok := scanRawHead(fields, &rh); ok && bodyAllowedForStatus(code) {
+			rb := newSizedResponse(br, n)
+			rb.raw, rb.isRaw = rh, true
+			resp := &rb.Response
+			resp.Status, resp.StatusCode = status, code
+			resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
+			resp.Header = getResponseHeader() // for what the proxy adds
+			resp.ContentLength = n
+			resp.Request = req
+			_, _ = br.Discard(len(head) + 2) // buffered: cannot fail
+			return resp, true, nil
+		}
 	}
 	lines := strings.Count(fields, "\n")
 	header := getResponseHeader()
@@ -67,12 +89,7 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 		resp = &http.Response{TransferEncoding: []string{"chunked"}}
 		resp.Body = &chunkedResponseBody{src: httputil.NewChunkedReader(br), br: br, resp: resp}
 	case contentLength > 0:
-		// The response and its body in one allocation, pooled: the lean
-		// forwarder recycles it (recycleResponse).
-		rb := sizedResponses.Get().(*sizedResponse)
-		rb.body.lr = io.LimitedReader{R: br, N: contentLength}
-		rb.Body = &rb.body
-		resp = &rb.Response
+		resp = &newSizedResponse(br, contentLength).Response
 	default: // Content-Length: 0, or 204/304
 		resp = &http.Response{Body: http.NoBody}
 	}
@@ -102,6 +119,18 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok
 type sizedResponse struct {
 	http.Response
 	body sizedResponseBody
+	// raw is the head as it came, when isRaw (readResponseHead).
+	raw   rawHead
+	isRaw bool
+}
+
+// newSizedResponse is a response whose body is the next n bytes of br: pooled, the
+// lean forwarder recycles it (recycleResponse).
+func newSizedResponse(br *bufio.Reader, n int64) *sizedResponse {
+	rb := sizedResponses.Get().(*sizedResponse)
+	rb.body.lr = io.LimitedReader{R: br, N: n}
+	rb.Body = &rb.body
+	return rb
 }
 
 // Response heads are the one thing every proxied request parses: their header maps
@@ -135,16 +164,22 @@ func recycleResponse(res *http.Response) {
 		putResponseHeader(res.Header)
 		res.Header = nil
 	}
-	b, ok := res.Body.(*h1Body)
-	if !ok || b.pc != nil {
-		return // not the fast parser's, or not closed: the connection may still read it
-	}
-	if sb, ok := b.body.(*sizedResponseBody); ok && sb.owner != nil && &sb.owner.Response == res {
-		rb := sb.owner
+	if rb := sizedOf(res); rb != nil && rb.body.wrapper.pc == nil { // read and closed
 		*rb = sizedResponse{}
 		rb.body.owner = rb
 		sizedResponses.Put(rb)
 	}
+}
+
+// sizedOf returns the sizedResponse res is, when readResponseHead made it and the
+// transport wrapped its body; else nil.
+func sizedOf(res *http.Response) *sizedResponse {
+	if b, ok := res.Body.(*h1Body); ok {
+		if sb, ok := b.body.(*sizedResponseBody); ok && sb.owner != nil && &sb.owner.Response == res {
+			return sb.owner
+		}
+	}
+	return nil
 }
 
 // parseResponseStatusLine accepts "HTTP/1.1 DDD" with an optional " reason" of

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,7 +139,59 @@ func FuzzReadResponseFast(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, head bool) {
 		compareReadResponse(t, raw, head)
+		compareRawHead(t, raw, head)
 	})
+}
+
+// compareRawHead: when readResponseHead keeps a head raw (h1rawhead.go), its lines
+// with the Content-Length line back are the pod's header as http.ReadResponse reads
+// it, with no hop-by-hop key, and what the writer is told of them is true; the
+// response and its body match http.ReadResponse's too.
+func compareRawHead(t *testing.T, raw []byte, head bool) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://pod/", nil)
+	if head {
+		req.Method = http.MethodHead
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	if _, err := br.Peek(1); err != nil {
+		return
+	}
+	got, ok, err := readResponseHead(br, req, true)
+	if err != nil || !ok {
+		return // refused raw: compareReadResponse covers the rest
+	}
+	sb, _ := got.Body.(*sizedResponseBody)
+	if sb == nil || !sb.owner.isRaw {
+		return
+	}
+	rh := &sb.owner.raw
+	want, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), req)
+	if err != nil {
+		t.Fatalf("kept raw what http.ReadResponse refuses (%v):\n%q", err, raw)
+	}
+	if g, w := describeResponse(got), describeResponse(want); g != w {
+		t.Fatalf("raw response differs for %q\n got: %s\nwant: %s", raw, g, w)
+	}
+	lines := rh.before + "Content-Length: " + rh.contentLength + "\r\n" + rh.after + "\r\n"
+	h, err := textproto.NewReader(bufio.NewReader(strings.NewReader(lines))).ReadMIMEHeader()
+	if err != nil || !reflect.DeepEqual(http.Header(h), want.Header) {
+		t.Fatalf("raw lines %q read as %q (%v), want %q", lines, h, err, want.Header)
+	}
+	for k := range h {
+		if isHopByHop(k) {
+			t.Fatalf("raw head %q has hop-by-hop %s", raw, k)
+		}
+	}
+	if rh.hasType != (len(h["Content-Type"]) > 0) || rh.hasDate != (len(h["Date"]) > 0) ||
+		rh.hasEncoding != (len(h["Content-Encoding"]) > 0 && h["Content-Encoding"][0] != "") {
+		t.Fatalf("raw head %q: %+v", raw, *rh)
+	}
+	gotBody, _ := io.ReadAll(got.Body)
+	wantBody, _ := io.ReadAll(want.Body)
+	if !bytes.Equal(gotBody, wantBody) {
+		t.Fatalf("raw body %q, want %q", gotBody, wantBody)
+	}
 }
 
 // compareReadResponse parses raw with readResponseFast and, when it takes it, checks

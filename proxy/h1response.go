@@ -98,10 +98,7 @@ func (w *h1ResponseWriter) WriteHeader(code int) {
 		w.writeInformational(code)
 		return
 	}
-	w.status = code
-	w.bodyAllowed = bodyAllowedForStatus(code)
-	// A shutdown that began during the request ends keep-alive with this answer.
-	w.closeAfter = w.closeAfter || w.conn.f.closing.Load()
+	w.begin(code)
 	h := w.header
 	if v, ok := h["Content-Length"]; ok {
 		// Even an invalid one counts as set: net/http then computes none either.
@@ -126,7 +123,21 @@ func (w *h1ResponseWriter) WriteHeader(code int) {
 	}
 
 	w.hdr = appendStatusLine(w.hdr, code)
-	for k, vv := range h {
+	w.appendHeaderMap(code)
+}
+
+// begin notes the final status code of the response.
+func (w *h1ResponseWriter) begin(code int) {
+	w.status = code
+	w.bodyAllowed = bodyAllowedForStatus(code)
+	// A shutdown that began during the request ends keep-alive with this answer.
+	w.closeAfter = w.closeAfter || w.conn.f.closing.Load()
+}
+
+// appendHeaderMap writes the header map's lines after the status line, all but the
+// framing, noting what commit needs to know of them.
+func (w *h1ResponseWriter) appendHeaderMap(code int) {
+	for k, vv := range w.header {
 		switch {
 		case strings.HasPrefix(k, http.TrailerPrefix):
 			w.prefixed = true

@@ -232,11 +232,13 @@ func bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
 
 // readResponse reads the final response to req, passing informational (1xx) ones
 // other than 101 to the request's ClientTrace, through which ReverseProxy forwards
-// them (103 Early Hints). The common head is parsed by readResponseFast, everything
-// else by http.ReadResponse.
+// them (103 Early Hints). The common head is parsed by readResponseFast (kept raw
+// when the lean forwarder asks for it on the context: h1rawhead.go), everything else
+// by http.ReadResponse.
 func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	raw := ctx.Value(rawHeadsKey{}) == true
 	for n := 0; ; n++ {
-		resp, ok, err := readResponseFast(br, req)
+		resp, ok, err := readResponseHead(br, req, raw)
 		if !ok && err == nil {
 			resp, err = http.ReadResponse(br, req)
 		}

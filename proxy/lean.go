@@ -132,11 +132,16 @@ func copyRequestFields(out, r *http.Request) {
 type exchangeContext struct {
 	context.Context
 	x *exchange
+	// rawHeads asks the transport to keep qualifying response heads raw (h1rawhead.go).
+	rawHeads bool
 }
 
 func (c *exchangeContext) Value(key any) any {
-	if _, ok := key.(exchangeKey); ok {
+	switch key.(type) {
+	case exchangeKey:
 		return c.x
+	case rawHeadsKey:
+		return c.rawHeads
 	}
 	return c.Context.Value(key)
 }
@@ -196,6 +201,8 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 
 	l.exchangeCtx.Context, l.exchangeCtx.x = r.Context(), x
+	raw, _ := w.(rawHeadWriter)
+	l.exchangeCtx.rawHeads = sendRawHeads && raw != nil && raw.sendsRawHeads()
 	out := &l.out
 	*out = *l.template
 	copyRequestFields(out, r)
@@ -233,8 +240,9 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	// ReverseProxy runs ModifyResponse on a 101 before it looks at the upgrade, and
 	// on anything else after removing the hop-by-hop headers.
 	switching := res.StatusCode == http.StatusSwitchingProtocols
-	if !switching {
-		removeHopByHopHeaders(res.Header)
+	rh := rawHeadOf(res) // the pod's lines, when the transport kept them raw
+	if !switching && rh == nil {
+		removeHopByHopHeaders(res.Header) // a raw head has none
 	}
 	if err := u.modifyResponse(res); err != nil {
 		res.Body.Close()
@@ -257,7 +265,11 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		}
 		dst.Add("Trailer", strings.Join(keys, ", "))
 	}
-	w.WriteHeader(res.StatusCode)
+	if rh != nil && raw != nil { // raw is never nil then: raw heads were asked for through it
+		raw.writeRawHeader(res.StatusCode, rh)
+	} else {
+		w.WriteHeader(res.StatusCode)
+	}
 
 	if err := u.copyLean(w, res, flush); err != nil {
 		res.Body.Close()
@@ -300,7 +312,7 @@ func putLean(l *leanState) {
 	l.url = url.URL{}
 	l.out = http.Request{}
 	l.rw = nil
-	l.exchangeCtx.Context, l.exchangeCtx.x = context.Background(), nil
+	l.exchangeCtx.Context, l.exchangeCtx.x, l.exchangeCtx.rawHeads = context.Background(), nil, false
 	leans.Put(l)
 }
 
