@@ -143,18 +143,27 @@ func FuzzReadResponseFast(f *testing.F) {
 	})
 }
 
+// responseToRead is a GET (a HEAD with head) and a reader of raw as the pod's answer,
+// as attempt has them before readResponse; false when raw is empty (attempt's Peek
+// fails first).
+func responseToRead(raw []byte, head bool) (*http.Request, *bufio.Reader, bool) {
+	req, _ := http.NewRequest(http.MethodGet, "http://pod/", nil)
+	if head {
+		req.Method = http.MethodHead
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	_, err := br.Peek(1)
+	return req, br, err == nil
+}
+
 // compareRawHead: when readResponseHead keeps a head raw (h1rawhead.go), its lines
 // with the Content-Length line back are the pod's header as http.ReadResponse reads
 // it, with no hop-by-hop key, and what the writer is told of them is true; the
 // response and its body match http.ReadResponse's too.
 func compareRawHead(t *testing.T, raw []byte, head bool) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://pod/", nil)
-	if head {
-		req.Method = http.MethodHead
-	}
-	br := bufio.NewReader(bytes.NewReader(raw))
-	if _, err := br.Peek(1); err != nil {
+	req, br, ok := responseToRead(raw, head)
+	if !ok {
 		return
 	}
 	got, ok, err := readResponseHead(br, req, true)
@@ -199,13 +208,9 @@ func compareRawHead(t *testing.T, raw []byte, head bool) {
 // when it does not, that it consumed nothing. It reports whether the fast path took it.
 func compareReadResponse(t *testing.T, raw []byte, head bool) bool {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://pod/", nil)
-	if head {
-		req.Method = http.MethodHead
-	}
-	br := bufio.NewReader(bytes.NewReader(raw))
-	if _, err := br.Peek(1); err != nil {
-		return false // what attempt does before readResponse
+	req, br, ok := responseToRead(raw, head)
+	if !ok {
+		return false
 	}
 	got, ok, err := readResponseFast(br, req)
 	if err != nil {
