@@ -188,15 +188,30 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	// The header: the inbound one without hop-by-hop headers and without the
 	// client's forwarding headers, which pointUpstream sets anew (ReverseProxy
 	// deletes Forwarded and X-Forwarded-For/-Host/-Proto before Rewrite).
+	// The loop notes the few headers looked at below, rather than looking them up
+	// in the inbound map again.
 	h := l.header
+	var connection, te []string
+	agent := false
 	for k, v := range r.Header {
+		switch k {
+		case "Connection":
+			connection = v
+		case "Te":
+			te = v
+		case "User-Agent":
+			agent = true
+		}
 		if isHopByHop(k) || isClientForwarding(k) {
 			continue
 		}
 		h[k] = v
 	}
-	removeConnectionHeaders(h, r.Header["Connection"])
-	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
+	if len(connection) > 0 {
+		removeConnectionHeaders(h, connection)
+		_, agent = h["User-Agent"] // the Connection header may name it
+	}
+	if len(te) > 0 && httpguts.HeaderValuesContainsToken(te, "trailers") {
 		h["Te"] = teTrailers // the client accepts trailers: say we do too (Go issue 21096)
 	}
 
@@ -220,7 +235,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		defer body.Close()
 	}
 	pointUpstream(x, r, out)
-	if _, ok := h["User-Agent"]; !ok {
+	if !agent {
 		h["User-Agent"] = emptyValue // send none rather than Go's default
 	}
 

@@ -94,7 +94,7 @@ func TestLeanRequestHeadersMatchReverseProxy(t *testing.T) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		seen <- r.Header.Clone()
 	})
-	send := func(body io.Reader) http.Header {
+	send := func(body io.Reader, variant func(http.Header)) http.Header {
 		req := leanRequest(t, p, http.MethodPost, "/x?q=1", body)
 		req.Header.Set("Connection", "X-Drop, keep-alive")
 		req.Header.Set("X-Drop", "1")
@@ -109,6 +109,9 @@ func TestLeanRequestHeadersMatchReverseProxy(t *testing.T) {
 		req.Header.Set("X-Forwarded-Port", "1")
 		req.Header.Add("X-Keep", "a")
 		req.Header.Add("X-Keep", "b")
+		if variant != nil {
+			variant(req.Header)
+		}
 		resp := roundTrip(t, req)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -118,11 +121,21 @@ func TestLeanRequestHeadersMatchReverseProxy(t *testing.T) {
 		delete(h, "Accept-Encoding")
 		return h
 	}
-	lean := send(strings.NewReader("body"))               // known length: lean
-	rp := send(io.MultiReader(strings.NewReader("body"))) // unknown length: ReverseProxy
 	if leanEligible(&http.Request{ContentLength: -1, URL: &url.URL{}, Header: http.Header{}}) {
 		t.Fatal("the premise: a body of unknown length takes ReverseProxy")
 	}
+	for name, variant := range map[string]func(http.Header){
+		"Connection naming User-Agent": func(h http.Header) { h.Set("Connection", "X-Drop, User-Agent") },
+		"no User-Agent":                func(h http.Header) { h["User-Agent"] = []string{""} }, // the client sends none
+	} {
+		lean := send(strings.NewReader("body"), variant)
+		rp := send(io.MultiReader(strings.NewReader("body")), variant)
+		if !reflect.DeepEqual(lean, rp) {
+			t.Errorf("%s: lean sent\n%v\nReverseProxy sent\n%v", name, lean, rp)
+		}
+	}
+	lean := send(strings.NewReader("body"), nil)               // known length: lean
+	rp := send(io.MultiReader(strings.NewReader("body")), nil) // unknown length: ReverseProxy
 	if !reflect.DeepEqual(lean, rp) {
 		t.Errorf("lean sent\n%v\nReverseProxy sent\n%v", lean, rp)
 	}
