@@ -6,8 +6,9 @@
 # keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;
 # direct-to-backend as the ceiling; hack/gofloor (the least a goroutine-per-connection
 # Go proxy can do) as Go's floor, and hack/evfloor (the same work on an epoll event
-# loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate between proxies round by round, so a noisy machine skews
-# every proxy alike, and the median round is reported. Each proxy's CPU time per
+# loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate
+# between proxies round by round, so a noisy machine skews every proxy alike, and the
+# median round is reported. Each proxy's CPU time per
 # request is measured too, and the user-space part of it: where wrk, the backends and
 # the proxy share the machine, it is what decides throughput, and it drifts less than
 # req/s; the kernel's part (the same socket calls for every proxy) is the rest.
