@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 )
 
 // Raw heads: most pods answer an ordinary request with a head the proxy sends on
@@ -21,9 +22,9 @@ import (
 // would change (hop-by-hop headers, Pragma, an event stream, which is flushed
 // differently). Anything else takes the map path, as before.
 
-// sendRawHeads switches raw heads on; TestRawHeadsMatchMapPath turns it off to
-// compare the two paths.
-var sendRawHeads = true
+// noRawHeads switches raw heads off: TestRawHeadsMatchMapPath compares the two paths
+// while the proxy's goroutines read it.
+var noRawHeads atomic.Bool
 
 // rawHead is a response head kept as it came: its lines without the Content-Length
 // line (before and after it), and what the writer needs to know of them.

@@ -67,10 +67,7 @@ func TestScanRawHead(t *testing.T) {
 // do not, with the affinity cookie added and without. Header order aside: the map
 // path's is the map's.
 func TestRawHeadsMatchMapPath(t *testing.T) {
-	if !sendRawHeads {
-		t.Fatal("raw heads are off")
-	}
-	t.Cleanup(func() { sendRawHeads = true })
+	t.Cleanup(func() { noRawHeads.Store(false) })
 	for _, answer := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
 		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n<html></html>"[:len("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n")+12], // sniffed
@@ -95,9 +92,9 @@ func TestRawHeadsMatchMapPath(t *testing.T) {
 				ck := cookieOf(p.get(t, "raw.test"), "STICKY")
 				request = "GET / HTTP/1.1\r\nHost: raw.test\r\nCookie: STICKY=" + ck.Value + "\r\n\r\n"
 			}
-			sendRawHeads = true
+			noRawHeads.Store(false)
 			raw := answerLines(t, p.httpURL, request)
-			sendRawHeads = false
+			noRawHeads.Store(true)
 			mapped := answerLines(t, p.httpURL, request)
 			if !slices.Equal(raw, mapped) {
 				t.Errorf("pod answer %q, cookie %v:\nraw heads: %q\nheader map: %q", answer, cookie, raw, mapped)

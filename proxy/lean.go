@@ -217,7 +217,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 
 	l.exchangeCtx.Context, l.exchangeCtx.x = r.Context(), x
 	raw, _ := w.(rawHeadWriter)
-	l.exchangeCtx.rawHeads = sendRawHeads && raw != nil && raw.sendsRawHeads()
+	l.exchangeCtx.rawHeads = raw != nil && raw.sendsRawHeads() && !noRawHeads.Load()
 	out := &l.out
 	*out = *l.template
 	copyRequestFields(out, r)
