@@ -14,9 +14,9 @@ import (
 // TestLeanRequestAllocations counts the allocations of one keep-alive GET through the
 // whole proxy (fast server, match, pick, lean forwarder, h1Transport, response
 // copy), with a client and a pod that allocate nothing themselves, so that every
-// allocation counted is the proxy's. The issue asks for no allocation per request
-// that can be avoided; what is left is listed here, so that a new one is a
-// decision, not an accident:
+// allocation counted is the proxy's. The request path makes no allocation it can
+// avoid; the ones left are listed here, so that a new one is a decision, not an
+// accident:
 //
 //   - the request head's string, which the inbound header's keys and values are
 //     sliced from (the handler and the access log may keep them);
