@@ -22,37 +22,15 @@ import (
 // bare CR or a value byte net/http refuses: false.
 func parseHeaderFields(fields string, header http.Header, values []string) ([]string, bool) {
 	for i := 0; i < len(fields); {
-		start, canonical, upper := i, true, true
-		for ; i < len(fields) && fields[i] != ':'; i++ {
-			c := fields[i]
-			if fieldBytes[c]&tokenByte == 0 {
-				return values, false
-			}
-			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-				canonical = false
-			}
-			upper = c == '-'
-		}
-		if i == start || i == len(fields) {
+		key, canonical, value, next, ok := nextHeaderField(fields, i)
+		if !ok {
 			return values, false
 		}
-		key := fields[start:i]
+		i = next
 		if !canonical {
 			key = textproto.CanonicalMIMEHeaderKey(key)
 		}
-		// A line ends at its CR LF; a CR not followed by LF is a bare CR, which
-		// net/http reads as part of the line.
-		start = i + 1
-		for i = start; i < len(fields) && fields[i] != '\r'; i++ {
-			if fieldBytes[fields[i]]&valueByte == 0 {
-				return values, false
-			}
-		}
-		if i+1 >= len(fields) || fields[i+1] != '\n' {
-			return values, false
-		}
-		value := trimSpaceTab(fields[start:i])
-		i += 2
+		value = trimSpaceTab(value)
 		if vv, seen := header[key]; seen {
 			header[key] = append(vv, value)
 			continue
@@ -62,6 +40,41 @@ func parseHeaderFields(fields string, header http.Header, values []string) ([]st
 		header[key] = values[n-1 : n : n]
 	}
 	return values, true
+}
+
+// nextHeaderField reads the "Key: value" line at fields[i:], which parseHeaderFields
+// and scanRawHead (h1rawhead.go) both take line by line: the key, whether it is
+// canonical, the value as it stands after the colon (untrimmed), and where the next
+// line begins. ok is false on what parseHeaderFields refuses.
+func nextHeaderField(fields string, i int) (key string, canonical bool, value string, next int, ok bool) {
+	start, upper := i, true
+	canonical = true
+	for ; i < len(fields) && fields[i] != ':'; i++ {
+		c := fields[i]
+		if fieldBytes[c]&tokenByte == 0 {
+			return "", false, "", 0, false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if i == start || i == len(fields) {
+		return "", false, "", 0, false
+	}
+	key = fields[start:i]
+	// A line ends at its CR LF; a CR not followed by LF is a bare CR, which
+	// net/http reads as part of the line.
+	start = i + 1
+	for i = start; i < len(fields) && fields[i] != '\r'; i++ {
+		if fieldBytes[fields[i]]&valueByte == 0 {
+			return "", false, "", 0, false
+		}
+	}
+	if i+1 >= len(fields) || fields[i+1] != '\n' {
+		return "", false, "", 0, false
+	}
+	return key, canonical, fields[start:i], i + 2, true
 }
 
 func trimSpaceTab(s string) string {

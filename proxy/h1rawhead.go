@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -58,39 +59,35 @@ func rawHeadOf(res *http.Response) *rawHead {
 	return nil
 }
 
+// rawResponse is the sized response of a head that qualifies as raw, its lines kept
+// as they came and its header map empty, for what the proxy adds; nil for any other.
+func rawResponse(br *bufio.Reader, fields string, code int) *http.Response {
+	var rh rawHead
+	n, ok := scanRawHead(fields, &rh)
+	if !ok || !bodyAllowedForStatus(code) {
+		return nil
+	}
+	rb := newSizedResponse(br, n)
+	rb.raw, rb.isRaw = rh, true
+	rb.Header = getResponseHeader()
+	rb.ContentLength = n
+	return &rb.Response
+}
+
 // scanRawHead checks that fields, a response's header lines ending in CRLF, qualify
 // as a raw head, fills rh, and returns the Content-Length (> 0).
 func scanRawHead(fields string, rh *rawHead) (int64, bool) {
 	n := int64(-1)
 	encodings := 0
 	for i := 0; i < len(fields); {
-		start, upper := i, true
-		for ; i < len(fields) && fields[i] != ':'; i++ {
-			c := fields[i]
-			if fieldBytes[c]&tokenByte == 0 || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-				return 0, false // not a token, or not canonical (the map path canonicalises)
-			}
-			upper = c == '-'
-		}
-		if i == start || i+1 >= len(fields) || fields[i+1] != ' ' {
+		start := i
+		key, canonical, value, next, ok := nextHeaderField(fields, i)
+		// As the map path writes a line: a canonical key, one space, the value
+		// trimmed.
+		if !ok || !canonical || value == "" || value[0] != ' ' || len(trimSpaceTab(value[1:])) != len(value)-1 {
 			return 0, false
 		}
-		key := fields[start:i]
-		i += 2
-		vstart := i
-		for ; i < len(fields) && fields[i] != '\r'; i++ {
-			if fieldBytes[fields[i]]&valueByte == 0 {
-				return 0, false
-			}
-		}
-		if i+1 >= len(fields) || fields[i+1] != '\n' {
-			return 0, false
-		}
-		value := fields[vstart:i]
-		i += 2
-		if v := value; v != "" && (v[0] == ' ' || v[0] == '\t' || v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			return 0, false // the map path trims it
-		}
+		value, i = value[1:], next
 		switch key {
 		case "Content-Length":
 			length, ok := contentLengthDigits(value)
@@ -144,8 +141,6 @@ func (w *statusWriter) sendsRawHeads() bool {
 }
 
 func (w *statusWriter) writeRawHeader(code int, rh *rawHead) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.record(code)
 	w.ResponseWriter.(rawHeadWriter).writeRawHeader(code, rh)
 }

@@ -53,31 +53,37 @@ func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Re
 	if !ok {
 		return nil, false, nil
 	}
+	var resp *http.Response
 	if raw {
-		var rh rawHead
-		if n, ok := scanRawHead(fields, &rh); ok && bodyAllowedForStatus(code) {
-			rb := newSizedResponse(br, n)
-			rb.raw, rb.isRaw = rh, true
-			resp := &rb.Response
-			resp.Status, resp.StatusCode = status, code
-			resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
-			resp.Header = getResponseHeader() // for what the proxy adds
-			resp.ContentLength = n
-			resp.Request = req
-			_, _ = br.Discard(len(head) + 2) // buffered: cannot fail
-			return resp, true, nil
+		resp = rawResponse(br, fields, code)
+	}
+	if resp == nil {
+		if resp = mappedResponse(br, fields, code); resp == nil {
+			return nil, false, nil
 		}
 	}
+	resp.Status, resp.StatusCode = status, code
+	resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
+	resp.Request = req
+	if _, err := br.Discard(len(head) + 2); err != nil {
+		return nil, false, err // cannot happen: the bytes are buffered
+	}
+	return resp, true, nil
+}
+
+// mappedResponse parses fields into the response's header map and frames its body,
+// or returns nil for what the fallback must read.
+func mappedResponse(br *bufio.Reader, fields string, code int) *http.Response {
 	lines := strings.Count(fields, "\n")
 	header := getResponseHeader()
 	if _, ok := parseHeaderFields(fields, header, make([]string, 0, lines)); !ok {
 		putResponseHeader(header)
-		return nil, false, nil
+		return nil
 	}
 	contentLength, chunked, ok := responseFraming(code, header)
 	if !ok {
 		putResponseHeader(header)
-		return nil, false, nil
+		return nil
 	}
 
 	// Accepted: from here on, what readTransfer and fixPragmaCacheControl do to the
@@ -93,11 +99,8 @@ func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Re
 	default: // Content-Length: 0, or 204/304
 		resp = &http.Response{Body: http.NoBody}
 	}
-	resp.Status, resp.StatusCode = status, code
-	resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
 	resp.Header = header
 	resp.ContentLength = contentLength
-	resp.Request = req
 	if httpguts.HeaderValuesContainsToken(header["Connection"], "close") {
 		// net/http's shouldClose removes the header it acted on.
 		delete(header, "Connection")
@@ -108,10 +111,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Re
 			header["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	if _, err := br.Discard(len(head) + 2); err != nil {
-		return nil, false, err // cannot happen: the bytes are buffered
-	}
-	return resp, true, nil
+	return resp
 }
 
 // sizedResponse: a response with a Content-Length body, allocated as one (with the
