@@ -51,13 +51,14 @@ func (cc *connCancel) fire() {
 // it kept abort from running.
 func (cc *connCancel) register(abort func()) (stop func() bool) {
 	cc.mu.Lock()
-	if cc.fired {
-		cc.mu.Unlock()
-		abort()
-		return cc.stop
+	fired := cc.fired
+	if !fired {
+		cc.abort = abort
 	}
-	cc.abort = abort
 	cc.mu.Unlock()
+	if fired {
+		abort()
+	}
 	return cc.stop
 }
 

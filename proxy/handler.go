@@ -290,10 +290,15 @@ type statusWriter struct {
 // WriteHeader records the first final status (1xx informational answers, such as 103
 // Early Hints, may precede it; 101 is final).
 func (w *statusWriter) WriteHeader(code int) {
+	w.record(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// record notes code if it is the first final status.
+func (w *statusWriter) record(code int) {
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
-	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {

@@ -280,7 +280,7 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 		}
 		dst.Add("Trailer", strings.Join(keys, ", "))
 	}
-	if rh != nil && raw != nil { // raw is never nil then: raw heads were asked for through it
+	if rh != nil { // asked for through raw, so raw is w
 		raw.writeRawHeader(res.StatusCode, rh)
 	} else {
 		w.WriteHeader(res.StatusCode)
