@@ -27,9 +27,6 @@ func TestLeanRequestAllocations(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("counts allocations across goroutines, with pools the race detector empties at random")
 	}
-	pod := startCannedPod(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-		"X-Server-Id: a\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok")
-	eps := []routetable.Endpoint{{ID: "uid-a", Address: pod, Ready: true, Serving: true}}
 	for _, tc := range []struct {
 		name string
 		aff  routetable.AffinityPolicy
@@ -42,16 +39,7 @@ func TestLeanRequestAllocations(t *testing.T) {
 		{"source IP", routetable.AffinityPolicy{SourceIP: &routetable.SourceIPAffinity{}}, false, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, oneHost("allocs.test", eps, tc.aff))
-			get := "GET /page?q=1 HTTP/1.1\r\nHost: allocs.test\r\nUser-Agent: allocs\r\nAccept: */*\r\n"
-			if tc.cookie {
-				ck := cookieOf(p.get(t, "allocs.test"), "STICKY")
-				if ck == nil {
-					t.Fatal("no cookie issued")
-				}
-				get += "Cookie: STICKY=" + ck.Value + "\r\n"
-			}
-			exchange := cannedExchange(t, p.httpURL[len("http://"):], get+"\r\n")
+			exchange := cannedSession(t, tc.aff, tc.cookie, "GET /page?q=1 HTTP/1.1\r\nUser-Agent: allocs\r\nAccept: */*\r\n")
 			for range 50 { // pools, connection state and per-second caches warm up
 				exchange()
 			}
@@ -64,6 +52,26 @@ func TestLeanRequestAllocations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cannedSession is a proxy in front of a canned pod, with affinity aff, and a
+// function that sends it head (its request line and header lines; the Host, the
+// session cookie the proxy issued when cookie, and the blank line are added) and
+// reads the answer, on one connection.
+func cannedSession(t testing.TB, aff routetable.AffinityPolicy, cookie bool, head string) func() {
+	pod := startCannedPod(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"X-Server-Id: a\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok")
+	eps := []routetable.Endpoint{{ID: "uid-a", Address: pod, Ready: true, Serving: true}}
+	p := startProxy(t, oneHost("canned.test", eps, aff))
+	head += "Host: canned.test\r\n"
+	if cookie {
+		ck := cookieOf(p.get(t, "canned.test"), "STICKY")
+		if ck == nil {
+			t.Fatal("no cookie issued")
+		}
+		head += "Cookie: STICKY=" + ck.Value + "\r\n"
+	}
+	return cannedExchange(t, p.httpURL[len("http://"):], head+"\r\n")
 }
 
 // cannedExchange connects to addr and returns a function that sends request and

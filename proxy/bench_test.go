@@ -160,16 +160,7 @@ func BenchmarkHTTPServer(b *testing.B) {
 // whole proxy over loopback TCP, with a client and a pod that do nothing but copy
 // fixed bytes (allocs_test.go): the proxy's own cost per request, syscalls included.
 func BenchmarkLeanExchange(b *testing.B) {
-	pod := startCannedPod(b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"+
-		"X-Server-Id: a\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok")
-	eps := []routetable.Endpoint{{ID: "uid-a", Address: pod, Ready: true, Serving: true}}
-	p := startProxy(b, oneHost("bench.test", eps, cookieAffinity()))
-	ck := cookieOf(p.get(b, "bench.test"), "STICKY")
-	if ck == nil {
-		b.Fatal("no cookie issued")
-	}
-	exchange := cannedExchange(b, p.httpURL[len("http://"):], "GET / HTTP/1.1\r\nHost: bench.test\r\n"+
-		"User-Agent: bench\r\nAccept: */*\r\nCookie: STICKY="+ck.Value+"\r\n\r\n")
+	exchange := cannedSession(b, cookieAffinity(), true, "GET / HTTP/1.1\r\nUser-Agent: bench\r\nAccept: */*\r\n")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
