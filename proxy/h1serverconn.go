@@ -67,7 +67,7 @@ func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
 // to net/http.
 func (sc *h1ServerConn) serve() {
 	handedOff := false
-	sc.rw = sc.c
+	sc.rw = rawSocket(sc.c)
 	defer func() {
 		// A panic outside the handler (which serveRequest recovers) is a bug of
 		// this file's: it costs the connection, as in net/http, not the process.
@@ -145,7 +145,7 @@ func (sc *h1ServerConn) serve() {
 // handshake runs the TLS handshake within the header timeout, as net/http bounds it;
 // a failure is the client's problem and logged at debug level, as net/http logs it.
 func (sc *h1ServerConn) handshake() bool {
-	tc := tls.Server(sc.c, sc.f.tlsConfig)
+	tc := tls.Server(sc.rw, sc.f.tlsConfig)
 	sc.rw = tc
 	if d := sc.f.readHeaderTimeout; d > 0 {
 		_ = sc.c.SetDeadline(time.Now().Add(d))

@@ -295,7 +295,8 @@ func (t *h1Transport) dial(ctx context.Context, pool *idlePool) (*h1Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	pc := &h1Conn{Conn: c, br: bufio.NewReaderSize(c, 4<<10), pool: pool}
+	rc := rawSocket(c)
+	pc := &h1Conn{Conn: rc, br: bufio.NewReaderSize(rc, 4<<10), pool: pool}
 	pc.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	if sc, ok := c.(syscall.Conn); ok {
 		pc.raw, _ = sc.SyscallConn()

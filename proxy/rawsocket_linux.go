@@ -1,0 +1,157 @@
+//go:build linux && !race
+
+package proxy
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// The proxy's sockets are read and written with raw system calls, through the
+// connection's own poller (syscall.RawConn): the same reads and writes net.Conn
+// makes, the same waits for readiness, deadlines and close, without telling the
+// scheduler that a system call is under way.
+//
+// Why: a Go system call hands its P to the scheduler for the call's duration, and
+// sysmon, the runtime's monitor thread, retakes a P held in a system call for
+// longer than one of its ticks. A loopback write runs the receiver's TCP stack
+// inline, so under load the proxy's writes routinely outlast a tick; every retake
+// starts another thread and keeps sysmon polling every 20 µs instead of backing off
+// to 10 ms. On this workplace's 2-core virtual machines that was about an eighth of
+// the proxy's CPU time (sysmon 8.7%, thread hand-offs and the syscall bookkeeping
+// the rest), which nginx and HAProxy, one event loop per core, do not pay. These
+// sockets are non-blocking: no call here can block, so there is nothing for the
+// scheduler to hand off.
+//
+// Not under the race detector: syscall.Read and Write tell it that bytes written to
+// a socket happen before their reading (data through a socket orders memory between
+// goroutines); raw calls cannot, and tests that write through the proxy and check
+// what it recorded would be reported as races.
+
+// rawSocket wraps c, a TCP connection, so that its Read and Write make raw system
+// calls; c is returned as it is when it has no file descriptor to reach.
+func rawSocket(c net.Conn) net.Conn {
+	sc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	s := &rawSocketConn{Conn: c, rc: rc}
+	s.rd.call, s.wr.call = s.rd.read, s.wr.write // method values made once, not per call
+	return s
+}
+
+// rawSocketConn is a TCP connection whose reads and writes are raw system calls.
+// A read and a write may run at once (a client watch reads while the handler
+// writes): each direction has its own operation state.
+type rawSocketConn struct {
+	net.Conn // deadlines, addresses, Close: the poller's, shared with rc
+	rc       syscall.RawConn
+	rd, wr   rawSocketOp
+}
+
+// rawSocketOp is one direction's call in progress: its buffer in, its count and
+// errno out. call is the method value RawConn runs, which reports false to wait
+// for readiness.
+type rawSocketOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
+	call  func(fd uintptr) bool
+}
+
+func (s *rawSocketConn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	op := &s.rd
+	op.p, op.n, op.errno = p, 0, 0
+	err := s.rc.Read(op.call)
+	op.p = nil
+	switch {
+	case err != nil: // closed, or the deadline passed
+		return 0, renameRawOp(err, "read")
+	case op.errno != 0:
+		return 0, s.opError("read", op.errno)
+	case op.n == 0:
+		return 0, io.EOF
+	}
+	return op.n, nil
+}
+
+func (s *rawSocketConn) Write(p []byte) (int, error) {
+	op := &s.wr
+	op.p, op.n, op.errno = p, 0, 0
+	err := s.rc.Write(op.call)
+	n := op.n
+	op.p = nil
+	switch {
+	case err != nil:
+		return n, renameRawOp(err, "write")
+	case op.errno != 0:
+		return n, s.opError("write", op.errno)
+	}
+	return n, nil
+}
+
+// read makes one read(2); false means "not ready yet: wait and call again".
+func (op *rawSocketOp) read(fd uintptr) bool {
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)))
+		switch errno {
+		case 0:
+			op.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		op.errno = errno
+		return true
+	}
+}
+
+// write writes all of op.p, as net.Conn's Write does; false means "the socket's
+// buffer is full: wait and call again".
+func (op *rawSocketOp) write(fd uintptr) bool {
+	for op.n < len(op.p) {
+		rest := op.p[op.n:]
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		switch errno {
+		case 0:
+			if n == 0 {
+				op.errno = syscall.EIO // as poll.FD's io.ErrUnexpectedEOF: no progress, no error
+				return true
+			}
+			op.n += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = errno
+			return true
+		}
+	}
+	return true
+}
+
+// opError is the error net.Conn returns for a failed call.
+func (s *rawSocketConn) opError(op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+}
+
+// renameRawOp gives the poller's errors (a deadline, a closed connection) the
+// operation names net.Conn's own would carry, for logs that compare them.
+func renameRawOp(err error, op string) error {
+	if e, ok := err.(*net.OpError); ok {
+		e.Op = op
+	}
+	return err
+}

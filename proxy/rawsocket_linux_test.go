@@ -1,0 +1,171 @@
+//go:build linux && !race
+
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// socketPair returns both ends of a loopback TCP connection, the first made raw.
+func socketPair(t *testing.T) (raw net.Conn, peer *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-accepted
+	if p == nil {
+		t.Fatal("accept failed")
+	}
+	raw = rawSocket(c)
+	if _, ok := raw.(*rawSocketConn); !ok {
+		t.Fatalf("rawSocket left a TCP connection as %T", raw)
+	}
+	t.Cleanup(func() { raw.Close(); p.Close() })
+	return raw, p.(*net.TCPConn)
+}
+
+// pattern is n bytes that no shifted or truncated copy matches.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// More than the socket buffers hold, so that writes and reads both wait for
+// readiness (EAGAIN) and resume where they stopped.
+const rawSocketVolume = 8 << 20
+
+func TestRawSocketWritesAllOfALargeBuffer(t *testing.T) {
+	raw, peer := socketPair(t)
+	want := pattern(rawSocketVolume)
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	n, err := raw.Write(want)
+	if err != nil || n != len(want) {
+		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(want))
+	}
+	raw.(*rawSocketConn).Conn.(*net.TCPConn).CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(want))
+	}
+}
+
+func TestRawSocketReadsToEOF(t *testing.T) {
+	raw, peer := socketPair(t)
+	want := pattern(rawSocketVolume)
+	go func() {
+		_, _ = peer.Write(want)
+		peer.CloseWrite()
+	}()
+	got, err := io.ReadAll(raw) // ReadAll stops at io.EOF and reports it as nil
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, %v; want the %d written", len(got), err, len(want))
+	}
+	if n, err := raw.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the end = %d, %v; want 0, io.EOF", n, err)
+	}
+	if n, err := raw.Read(nil); n != 0 || err != nil {
+		t.Fatalf("empty Read = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// The poller's errors are net.Conn's: a deadline is a timeout, a closed connection
+// is net.ErrClosed, and both carry the operation's own name.
+func TestRawSocketDeadlineAndClose(t *testing.T) {
+	raw, _ := socketPair(t)
+	_ = raw.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := raw.Read(make([]byte, 1))
+	var op *net.OpError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &op) || op.Op != "read" || !op.Timeout() {
+		t.Fatalf("Read past the deadline: %v; want a read timeout", err)
+	}
+	_ = raw.SetReadDeadline(time.Time{})
+
+	// A read waiting for data ends when the connection is closed under it.
+	done := make(chan error, 1)
+	go func() {
+		_, err := raw.Read(make([]byte, 1))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	raw.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) || !errors.As(err, &op) || op.Op != "read" {
+			t.Fatalf("Read on a closed connection: %v; want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read did not return when the connection was closed")
+	}
+	if _, err := raw.Write([]byte("x")); !errors.Is(err, net.ErrClosed) || !errors.As(err, &op) || op.Op != "write" {
+		t.Fatalf("Write on a closed connection: %v; want net.ErrClosed", err)
+	}
+}
+
+// A peer that reset the connection: the errno comes back as net.Conn's would.
+func TestRawSocketReset(t *testing.T) {
+	raw, peer := socketPair(t)
+	_ = peer.SetLinger(0)
+	peer.Close()
+	var err error
+	for i := 0; i < 100 && err == nil; i++ { // the first write may land before the reset
+		_, err = raw.Write([]byte("after the reset"))
+		time.Sleep(time.Millisecond)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "write" ||
+		!errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		t.Fatalf("Write to a reset connection: %v; want a write error naming ECONNRESET or EPIPE", err)
+	}
+}
+
+// A read and a write at once each keep their own state (a client watch reads
+// while the handler writes).
+func TestRawSocketReadsAndWritesAtOnce(t *testing.T) {
+	raw, peer := socketPair(t)
+	want := pattern(rawSocketVolume)
+	echoed := make(chan error, 1)
+	go func() { // the peer echoes everything back
+		_, err := io.Copy(peer, peer)
+		peer.CloseWrite()
+		echoed <- err
+	}()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(raw)
+		got <- b
+	}()
+	if _, err := raw.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	raw.(*rawSocketConn).Conn.(*net.TCPConn).CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("read back %d bytes, not the %d written", len(b), len(want))
+	}
+	if err := <-echoed; err != nil {
+		t.Fatal(err)
+	}
+}
