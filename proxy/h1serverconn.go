@@ -102,9 +102,9 @@ func (sc *h1ServerConn) serve() {
 	defer sc.cancel.fire()
 	sc.watch.init(sc)
 	sc.template = (&http.Request{TLS: sc.tlsState}).WithContext(ctx)
-	sc.head = requestHead{req: &sc.req, url: &sc.url, header: make(http.Header, 16), values: make([]string, 0, 16)}
+	sc.head = requestHead{req: &sc.req, url: &sc.url, header: make(http.Header), values: make([]string, 0, 16)}
 	sc.w.conn = sc
-	sc.w.header = make(http.Header, 16)
+	sc.w.header = make(http.Header)
 
 	timeout := sc.f.readHeaderTimeout // the first request: nothing has been sent yet
 	for {

@@ -101,7 +101,11 @@ type leanState struct {
 }
 
 var leans = sync.Pool{New: func() any {
-	l := &leanState{header: make(http.Header, 16)}
+	// No size hint for the pooled header maps, here and on the fast server's
+	// connections: a map of up to 8 entries is one group, which clear empties at
+	// once; a hint of 16 made a table, and clearing it per request (it keeps its
+	// size) wiped every group, ~2% of the proxy's CPU time under load.
+	l := &leanState{header: make(http.Header)}
 	l.trace.Got1xxResponse = l.got1xx
 	// WithClientTrace composes with a trace on the context below, which has none
 	// (leanEligible): the inbound contexts that exchangeCtx will wrap have none.
