@@ -59,7 +59,7 @@ test: verify test-unit test-fuzz test-integration test-e2e test-chart ## every t
 .PHONY: test-unit
 test-unit: ## unit tests (race detector on), then the proxy's again with it off (allocation counts, raw sockets)
 	$(GO) test -race -count=1 -v $(UNIT_PKGS) 2>&1 | hack/test-summary.sh unit --quiet
-	$(GO) test -count=1 -v ./proxy/... 2>&1 | hack/test-summary.sh "proxy, race detector off" --quiet
+	$(GO) test -count=1 -v ./proxy/... ./internal/... 2>&1 | hack/test-summary.sh "proxy, race detector off" --quiet
 
 .PHONY: test-fuzz
 test-fuzz: ## run every fuzz target briefly (FUZZTIME each)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
 // Connection states, for Shutdown: it closes idle connections and waits for active ones.
@@ -67,7 +69,7 @@ func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
 // to net/http.
 func (sc *h1ServerConn) serve() {
 	handedOff := false
-	sc.rw = rawSocket(sc.c)
+	sc.rw = rawsocket.Wrap(sc.c)
 	defer func() {
 		// A panic outside the handler (which serveRequest recovers) is a bug of
 		// this file's: it costs the connection, as in net/http, not the process.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
 // h1Transport sends ordinary requests to pods over HTTP/1.1 keep-alive connections,
@@ -295,7 +297,7 @@ func (t *h1Transport) dial(ctx context.Context, pool *idlePool) (*h1Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	rc := rawSocket(c)
+	rc := rawsocket.Wrap(c)
 	pc := &h1Conn{Conn: rc, br: bufio.NewReaderSize(rc, 4<<10), pool: pool}
 	pc.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	if sc, ok := c.(syscall.Conn); ok {

@@ -5,7 +5,8 @@
 //
 // `make bench` runs it beside sticky-ingress as the floor of what Go's runtime and
 // net package cost on this machine: what sticky-ingress spends above it is its own
-// work per request, not the language's.
+// work per request, not the language's. Its sockets make the raw system calls
+// sticky-ingress's make (internal/rawsocket), so that the floor stays below us.
 //
 //	gofloor LISTEN BACKEND...
 package main
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
 type backend struct {
@@ -46,6 +48,7 @@ func (b *backend) get() (*upstreamConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = rawsocket.Wrap(c)
 	return &upstreamConn{c: c, br: bufio.NewReaderSize(c, 4<<10)}, nil
 }
 
@@ -71,6 +74,7 @@ func head(br *bufio.Reader) ([]byte, error) {
 
 func serve(c net.Conn, backends []*backend, next *atomic.Uint64) {
 	defer c.Close()
+	c = rawsocket.Wrap(c)
 	br := bufio.NewReaderSize(c, 4<<10)
 	out := make([]byte, 0, 4<<10)
 	for {

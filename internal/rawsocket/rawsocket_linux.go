@@ -1,6 +1,6 @@
 //go:build linux && !race
 
-package proxy
+package rawsocket
 
 import (
 	"io"
@@ -10,36 +10,9 @@ import (
 	"unsafe"
 )
 
-// The proxy's sockets are read and written with raw system calls, through the
-// connection's own poller (syscall.RawConn): the same reads and writes net.Conn
-// makes, the same waits for readiness, deadlines and close, without telling the
-// scheduler that a system call is under way.
-//
-// Why: a Go system call hands its P to the scheduler for the call's duration, and
-// sysmon, the runtime's monitor thread, retakes a P held in a system call for
-// longer than one of its ticks. A loopback write runs the receiver's TCP stack
-// inline, so under load the proxy's writes routinely outlast a tick; every retake
-// starts another thread and keeps sysmon polling every 20 µs instead of backing off
-// to 10 ms. On this workplace's 2-core virtual machines that was about an eighth of
-// the proxy's CPU time (sysmon 8.7%, thread hand-offs and the syscall bookkeeping
-// the rest), which nginx and HAProxy, one event loop per core, do not pay. These
-// sockets are non-blocking: no call here can block, so there is nothing for the
-// scheduler to hand off.
-//
-// The calls are recvfrom and sendto rather than read and write: socket calls skip
-// the file layer that read and write pass through (permission and fsnotify hooks);
-// A/B over four alternating pairs, 2–4% less CPU per proxied request.
-// MSG_NOSIGNAL: a write to a reset connection fails with EPIPE without raising
-// SIGPIPE, which the runtime would only ignore.
-//
-// Not under the race detector: syscall.Read and Write tell it that bytes written to
-// a socket happen before their reading (data through a socket orders memory between
-// goroutines); raw calls cannot, and tests that write through the proxy and check
-// what it recorded would be reported as races.
-
-// rawSocket wraps c, a TCP connection, so that its Read and Write make raw system
-// calls; c is returned as it is when it has no file descriptor to reach.
-func rawSocket(c net.Conn) net.Conn {
+// Wrap wraps c, a TCP connection, so that its Read and Write make raw system calls;
+// c is returned as it is when it has no file descriptor to reach.
+func Wrap(c net.Conn) net.Conn {
 	sc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c

@@ -1,6 +1,6 @@
 //go:build linux && !race
 
-package proxy
+package rawsocket
 
 import (
 	"bytes"
@@ -34,9 +34,9 @@ func socketPair(t *testing.T) (raw net.Conn, peer *net.TCPConn) {
 	if p == nil {
 		t.Fatal("accept failed")
 	}
-	raw = rawSocket(c)
+	raw = Wrap(c)
 	if _, ok := raw.(*rawSocketConn); !ok {
-		t.Fatalf("rawSocket left a TCP connection as %T", raw)
+		t.Fatalf("Wrap left a TCP connection as %T", raw)
 	}
 	t.Cleanup(func() { raw.Close(); p.Close() })
 	return raw, p.(*net.TCPConn)
