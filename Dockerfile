@@ -11,6 +11,7 @@ RUN go mod download
 COPY api/ api/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
+COPY internal/ internal/
 COPY proxy/ proxy/
 ARG VERSION=dev
 ARG TARGETOS=linux
