@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
 // echoHandler answers with whether the fast path served the request, its method and
@@ -550,5 +552,48 @@ func TestClientWatchEndsTwice(t *testing.T) {
 		done := make(chan struct{})
 		go func() { sc.watch.end(); close(done) }()
 		waitDone(t, done, "the second end")
+	}
+}
+
+// A connection handed to net/http keeps its half-close (net/http's graceful close
+// after an error answer) through both wrappers it may wear: the raw socket and the
+// replay of what the fast server had read.
+func TestHandedOffConnectionHalfCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := <-accepted
+	if c == nil {
+		t.Fatal("accept failed")
+	}
+	rc := &replayConn{Conn: rawsocket.Wrap(c), pending: []byte("GET")}
+	defer rc.Close()
+	if err := rc.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := peer.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("the peer read %d, %v after the half-close; want EOF", n, err)
+	}
+	// Only our side is closed: the client's bytes still arrive.
+	if _, err := peer.Write([]byte(" /")); err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(io.LimitReader(rc, 5))
+	if err != nil || string(got) != "GET /" {
+		t.Fatalf("read %q, %v after the half-close; want %q", got, err, "GET /")
 	}
 }

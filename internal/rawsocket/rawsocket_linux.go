@@ -21,7 +21,7 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	s := &rawSocketConn{Conn: c, rc: rc}
+	s := &rawSocketConn{TCPConn: sc, rc: rc}
 	s.rd.call, s.wr.call = s.rd.read, s.wr.write // method values made once, not per call
 	return s
 }
@@ -30,7 +30,9 @@ func Wrap(c net.Conn) net.Conn {
 // A read and a write may run at once (a client watch reads while the handler
 // writes): each direction has its own operation state.
 type rawSocketConn struct {
-	net.Conn // deadlines, addresses, Close: the poller's, shared with rc
+	// The connection itself: deadlines, addresses, Close, and the rest of its
+	// methods, which callers look for (net/http half-closes with CloseWrite).
+	*net.TCPConn
 	rc       syscall.RawConn
 	rd, wr   rawSocketOp
 }

@@ -42,6 +42,18 @@ func socketPair(t *testing.T) (raw net.Conn, peer *net.TCPConn) {
 	return raw, p.(*net.TCPConn)
 }
 
+// closeWrite half-closes c: a wrapped connection keeps TCPConn's methods.
+func closeWrite(t *testing.T, c net.Conn) {
+	t.Helper()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatalf("%T has no CloseWrite", c)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pattern is n bytes that no shifted or truncated copy matches.
 func pattern(n int) []byte {
 	b := make([]byte, n)
@@ -67,7 +79,7 @@ func TestRawSocketWritesAllOfALargeBuffer(t *testing.T) {
 	if err != nil || n != len(want) {
 		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(want))
 	}
-	raw.(*rawSocketConn).Conn.(*net.TCPConn).CloseWrite()
+	closeWrite(t, raw)
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("peer read %d bytes, not the %d written", len(b), len(want))
 	}
@@ -161,7 +173,7 @@ func TestRawSocketReadsAndWritesAtOnce(t *testing.T) {
 	if _, err := raw.Write(want); err != nil {
 		t.Fatal(err)
 	}
-	raw.(*rawSocketConn).Conn.(*net.TCPConn).CloseWrite()
+	closeWrite(t, raw)
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("read back %d bytes, not the %d written", len(b), len(want))
 	}
