@@ -33,8 +33,8 @@ type rawSocketConn struct {
 	// The connection itself: deadlines, addresses, Close, and the rest of its
 	// methods, which callers look for (net/http half-closes with CloseWrite).
 	*net.TCPConn
-	rc       syscall.RawConn
-	rd, wr   rawSocketOp
+	rc     syscall.RawConn
+	rd, wr rawSocketOp
 }
 
 // rawSocketOp is one direction's call in progress: its buffer in, its count and
