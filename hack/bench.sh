@@ -112,6 +112,11 @@ wait_up() { # name url host
 }
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
 for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+# A port taken by something else (a proxy left over from an earlier run) answers
+# wait_up while the process started here has exited: it would be measured instead.
+for p in "${!PID[@]}"; do
+  kill -0 "${PID[$p]}" 2>/dev/null || { echo "bench: $p exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
+done
 
 # sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
 sticky_cookie() {
