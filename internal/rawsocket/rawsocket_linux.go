@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -39,8 +40,11 @@ type rawSocketConn struct {
 
 // rawSocketOp is one direction's call in progress: its buffer in, its count and
 // errno out. call is the method value RawConn runs, which reports false to wait
-// for readiness.
+// for readiness. mu keeps net.Conn's promise that calls may come from several
+// goroutines at once: two reads (or two writes) take turns, each with its own
+// buffer, and a write's bytes are never interleaved with another's.
 type rawSocketOp struct {
+	mu    sync.Mutex
 	p     []byte
 	n     int
 	errno syscall.Errno
@@ -52,31 +56,36 @@ func (s *rawSocketConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	op := &s.rd
+	op.mu.Lock()
 	op.p, op.n, op.errno = p, 0, 0
 	err := s.rc.Read(op.call)
+	n, errno := op.n, op.errno
 	op.p = nil
+	op.mu.Unlock()
 	switch {
 	case err != nil: // closed, or the deadline passed
 		return 0, renameRawOp(err, "read")
-	case op.errno != 0:
-		return 0, s.opError("read", op.errno)
-	case op.n == 0:
+	case errno != 0:
+		return 0, s.opError("read", errno)
+	case n == 0:
 		return 0, io.EOF
 	}
-	return op.n, nil
+	return n, nil
 }
 
 func (s *rawSocketConn) Write(p []byte) (int, error) {
 	op := &s.wr
+	op.mu.Lock()
 	op.p, op.n, op.errno = p, 0, 0
 	err := s.rc.Write(op.call)
-	n := op.n
+	n, errno := op.n, op.errno
 	op.p = nil
+	op.mu.Unlock()
 	switch {
 	case err != nil:
 		return n, renameRawOp(err, "write")
-	case op.errno != 0:
-		return n, s.opError("write", op.errno)
+	case errno != 0:
+		return n, s.opError("write", errno)
 	}
 	return n, nil
 }

@@ -181,3 +181,40 @@ func TestRawSocketReadsAndWritesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Writes from several goroutines at once, as net.Conn allows: each lands whole,
+// never interleaved with another, and from its own buffer.
+func TestRawSocketConcurrentWritesStayWhole(t *testing.T) {
+	raw, peer := socketPair(t)
+	const writers, writes, size = 4, 50, 64 << 10
+	done := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		msg := bytes.Repeat([]byte{byte('a' + w)}, size)
+		go func() {
+			for i := 0; i < writes; i++ {
+				if _, err := raw.Write(msg); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for w := 0; w < writers; w++ {
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+		closeWrite(t, raw)
+	}()
+	block := make([]byte, size)
+	for i := 0; i < writers*writes; i++ {
+		if _, err := io.ReadFull(peer, block); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if c := block[0]; c < 'a' || c >= 'a'+writers || !bytes.Equal(block, bytes.Repeat([]byte{c}, size)) {
+			t.Fatalf("message %d is not one writer's whole message", i)
+		}
+	}
+}
