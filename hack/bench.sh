@@ -24,6 +24,7 @@ THREADS="${BENCH_THREADS:-1}"
 PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
 RUN="$(mktemp -d)"
 pids=()
+backends=()
 
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -56,7 +57,7 @@ go build -o bin/gofloor ./hack/gofloor
 go build -o bin/evfloor ./hack/evfloor
 for i in 1 2 3; do
   bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); backends+=($!)
 done
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
@@ -112,10 +113,14 @@ wait_up() { # name url host
 }
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
 for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
-# A port taken by something else (a proxy left over from an earlier run) answers
-# wait_up while the process started here has exited: it would be measured instead.
+# A port taken by something else (a proxy or backend left over from an earlier run)
+# answers wait_up while the process started here has exited: it would be measured
+# instead.
 for p in "${!PID[@]}"; do
   kill -0 "${PID[$p]}" 2>/dev/null || { echo "bench: $p exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
+done
+for b in "${backends[@]}"; do
+  kill -0 "$b" 2>/dev/null || { echo "bench: a backend exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
 done
 
 # sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
