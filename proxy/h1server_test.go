@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sticky-ingress/sticky-ingress/internal/loopback"
 	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
@@ -559,27 +560,8 @@ func TestClientWatchEndsTwice(t *testing.T) {
 // after an error answer) through both wrappers it may wear: the raw socket and the
 // replay of what the fast server had read.
 func TestHandedOffConnectionHalfCloses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c := <-accepted
-	if c == nil {
-		t.Fatal("accept failed")
-	}
+	c, peer := loopback.Pair(t)
 	rc := &replayConn{Conn: rawsocket.Wrap(c), pending: []byte("GET")}
-	defer rc.Close()
 	if err := rc.CloseWrite(); err != nil {
 		t.Fatalf("CloseWrite: %v", err)
 	}

@@ -55,13 +55,7 @@ func (s *rawSocketConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	op := &s.rd
-	op.mu.Lock()
-	op.p, op.n, op.errno = p, 0, 0
-	err := s.rc.Read(op.call)
-	n, errno := op.n, op.errno
-	op.p = nil
-	op.mu.Unlock()
+	n, errno, err := s.run(&s.rd, p, s.rc.Read)
 	switch {
 	case err != nil: // closed, or the deadline passed
 		return 0, renameRawOp(err, "read")
@@ -74,13 +68,7 @@ func (s *rawSocketConn) Read(p []byte) (int, error) {
 }
 
 func (s *rawSocketConn) Write(p []byte) (int, error) {
-	op := &s.wr
-	op.mu.Lock()
-	op.p, op.n, op.errno = p, 0, 0
-	err := s.rc.Write(op.call)
-	n, errno := op.n, op.errno
-	op.p = nil
-	op.mu.Unlock()
+	n, errno, err := s.run(&s.wr, p, s.rc.Write)
 	switch {
 	case err != nil:
 		return n, renameRawOp(err, "write")
@@ -88,6 +76,17 @@ func (s *rawSocketConn) Write(p []byte) (int, error) {
 		return n, s.opError("write", errno)
 	}
 	return n, nil
+}
+
+// run makes op's call on p through the poller (rc's Read or Write), one call per
+// direction at a time.
+func (s *rawSocketConn) run(op *rawSocketOp, p []byte, through func(func(fd uintptr) bool) error) (int, syscall.Errno, error) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.p, op.n, op.errno = p, 0, 0
+	err := through(op.call)
+	op.p = nil
+	return op.n, op.errno, err
 }
 
 // read makes one recvfrom(2); false means "not ready yet: wait and call again".

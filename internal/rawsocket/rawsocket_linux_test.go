@@ -11,35 +11,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/internal/loopback"
 )
 
 // socketPair returns both ends of a loopback TCP connection, the first made raw.
 func socketPair(t *testing.T) (raw net.Conn, peer *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := <-accepted
-	if p == nil {
-		t.Fatal("accept failed")
-	}
+	c, peer := loopback.Pair(t)
 	raw = Wrap(c)
 	if _, ok := raw.(*rawSocketConn); !ok {
 		t.Fatalf("Wrap left a TCP connection as %T", raw)
 	}
-	t.Cleanup(func() { raw.Close(); p.Close() })
-	return raw, p.(*net.TCPConn)
+	return raw, peer
 }
 
 // closeWrite half-closes c: a wrapped connection keeps TCPConn's methods.
