@@ -116,12 +116,11 @@ for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$
 # A port taken by something else (a proxy or backend left over from an earlier run)
 # answers wait_up while the process started here has exited: it would be measured
 # instead.
-for p in "${!PID[@]}"; do
-  kill -0 "${PID[$p]}" 2>/dev/null || { echo "bench: $p exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
-done
-for b in "${backends[@]}"; do
-  kill -0 "$b" 2>/dev/null || { echo "bench: a backend exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
-done
+alive() { # name pid
+  kill -0 "$2" 2>/dev/null || { echo "bench: $1 exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
+}
+for p in "${!PID[@]}"; do alive "$p" "${PID[$p]}"; done
+for b in "${backends[@]}"; do alive "a backend" "$b"; done
 
 # sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
 sticky_cookie() {
