@@ -162,12 +162,16 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		return err
 	}
 
-	bw := getWriter(pc.Conn)
+	// The request's last bytes (all of an ordinary one) are sent by the read that
+	// waits for the answer (requestWriter): bw's buffer is held until then.
+	bw := getWriter(&pc.out)
+	defer putWriter(bw)
 	err := writeRequest(bw, req)
 	if err == nil {
+		pc.out.last = true
 		err = bw.Flush()
+		pc.out.last = false
 	}
-	putWriter(bw)
 	if err != nil {
 		return nil, fail(err), reused && ctx.Err() == nil
 	}
@@ -281,6 +285,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type h1Conn struct {
 	net.Conn
 	br     *bufio.Reader
+	out    requestWriter
 	raw    syscall.RawConn // for the stale probe; nil if the connection has none
 	pool   *idlePool
 	idleAt time.Time
@@ -299,11 +304,35 @@ func (t *h1Transport) dial(ctx context.Context, pool *idlePool) (*h1Conn, error)
 	}
 	rc := rawsocket.Wrap(c)
 	pc := &h1Conn{Conn: rc, br: bufio.NewReaderSize(rc, 4<<10), pool: pool}
+	pc.out.conn = rc
+	pc.out.asker, _ = rc.(asker)
 	pc.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	if sc, ok := c.(syscall.Conn); ok {
 		pc.raw, _ = sc.SyscallConn()
 	}
 	return pc, nil
+}
+
+// asker is a connection that can send a request with the read that waits for its
+// answer (rawsocket.WriteOnNextRead).
+type asker interface{ WriteOnNextRead(p []byte) }
+
+// requestWriter is what a request is written to: the connection, except that its
+// last bytes (last is set for the final flush) are handed to the connection's next
+// read, which sends them and waits for the answer without the read that would
+// otherwise find nothing yet: one system call less per request.
+type requestWriter struct {
+	conn  net.Conn
+	asker asker // nil: the connection cannot (not a raw socket)
+	last  bool
+}
+
+func (w *requestWriter) Write(p []byte) (int, error) {
+	if w.last && w.asker != nil {
+		w.asker.WriteOnNextRead(p)
+		return len(p), nil
+	}
+	return w.conn.Write(p)
 }
 
 // release ends pc's use by one request: back to the pool when the exchange left it

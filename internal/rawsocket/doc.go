@@ -21,6 +21,11 @@
 // MSG_NOSIGNAL: a write to a reset connection fails with EPIPE without raising
 // SIGPIPE, which the runtime would only ignore.
 //
+// WriteOnNextRead (ask_linux.go) sends a request with the read that waits for its
+// answer: Go's poller begins every read with an attempt that, right after a
+// request, finds nothing (EAGAIN), a system call per exchange spent on learning
+// that the answer has not come yet. nginx and HAProxy wait for readiness first.
+//
 // Not under the race detector: syscall.Read and Write tell it that bytes written to
 // a socket happen before their reading (data through a socket orders memory between
 // goroutines); raw calls cannot, and tests that write through the proxy and check

@@ -23,7 +23,8 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	s := &rawSocketConn{TCPConn: sc, rc: rc}
-	s.rd.call, s.wr.call = s.rd.read, s.wr.write // method values made once, not per call
+	// Method values made once, not per call.
+	s.rd.call, s.wr.call, s.rd.askCall = s.rd.read, s.wr.write, s.rd.askThenRead
 	return s
 }
 
@@ -36,6 +37,8 @@ type rawSocketConn struct {
 	*net.TCPConn
 	rc     syscall.RawConn
 	rd, wr rawSocketOp
+	// ask is what the next Read sends before it waits (WriteOnNextRead).
+	ask []byte
 }
 
 // rawSocketOp is one direction's call in progress: its buffer in, its count and
@@ -49,13 +52,26 @@ type rawSocketOp struct {
 	n     int
 	errno syscall.Errno
 	call  func(fd uintptr) bool
+
+	// The read direction's askThenRead: the bytes still to send, and whether the
+	// send failed (errno is then the send's).
+	ask       []byte
+	askFailed bool
+	askCall   func(fd uintptr) bool
 }
 
 func (s *rawSocketConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if s.ask != nil {
+		return s.askThenRead(p)
+	}
 	n, errno, err := s.run(&s.rd, p, s.rc.Read)
+	return s.readResult(n, errno, err)
+}
+
+func (s *rawSocketConn) readResult(n int, errno syscall.Errno, err error) (int, error) {
 	switch {
 	case err != nil: // closed, or the deadline passed
 		return 0, renameRawOp(err, "read")
@@ -110,25 +126,33 @@ func (op *rawSocketOp) read(fd uintptr) bool {
 // write writes all of op.p, as net.Conn's Write does; false means "the socket's
 // buffer is full: wait and call again".
 func (op *rawSocketOp) write(fd uintptr) bool {
-	for op.n < len(op.p) {
-		rest := op.p[op.n:]
+	n, errno := send(fd, op.p[op.n:])
+	op.n += n
+	if errno == syscall.EAGAIN {
+		return false
+	}
+	op.errno = errno
+	return true
+}
+
+// send makes sendto(2) calls until b is sent, the socket's buffer is full (EAGAIN)
+// or a call fails; it returns how much was sent.
+func send(fd uintptr, b []byte) (int, syscall.Errno) {
+	sent := 0
+	for sent < len(b) {
+		rest := b[sent:]
 		n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)), syscall.MSG_NOSIGNAL, 0, 0)
-		switch errno {
-		case 0:
-			if n == 0 {
-				op.errno = syscall.EIO // as poll.FD's io.ErrUnexpectedEOF: no progress, no error
-				return true
-			}
-			op.n += int(n)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
+		switch {
+		case errno == 0 && n > 0:
+			sent += int(n)
+		case errno == syscall.EINTR:
+		case errno == 0:
+			return sent, syscall.EIO // as poll.FD's io.ErrUnexpectedEOF: no progress, no error
 		default:
-			op.errno = errno
-			return true
+			return sent, errno
 		}
 	}
-	return true
+	return sent, 0
 }
 
 // opError is the error net.Conn returns for a failed call.
