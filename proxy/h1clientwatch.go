@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 )
 
 // clientWatch notices a client that leaves while its request waits, so that the
@@ -30,18 +32,24 @@ type clientWatch struct {
 	// exited receives once for every run, when it is over.
 	exited chan struct{}
 
+	// inline: the request is served inline (rawsocket.ServeReads), whose reads
+	// are the serve goroutine's: the watchdog peeks instead (peek).
+	inline bool
+
 	mu       sync.Mutex
 	body     *h1RequestBody // the request's body (nil: none)
 	ended    bool           // the request is done: a late watch must not start
 	watching bool           // a read is pending
 	aborted  bool           // end broke the read off: its error means nothing
 	gone     bool           // the read saw the client go
+	sent     bool           // a peek saw a byte: the watch is over
 }
 
 const (
 	watchIdle int32 = iota
 	watchArmed
 	watchFired
+	watchPeeking // fired on a request served inline: peeked at every tick
 )
 
 // A request is watched once it has run clientWatchAfter, and at the latest
@@ -58,8 +66,9 @@ func (cw *clientWatch) init(sc *h1ServerConn) {
 
 // begin arms the watch for a request. The fields run reads are written before the
 // state is: the watchdog's compare-and-swap orders them before run.
-func (cw *clientWatch) begin(body *h1RequestBody) {
+func (cw *clientWatch) begin(body *h1RequestBody, inline bool) {
 	cw.body, cw.ended, cw.aborted, cw.gone = body, false, false, false
+	cw.inline, cw.sent = inline, false
 	cw.seq.Add(1)
 	cw.state.Store(watchArmed)
 }
@@ -67,7 +76,12 @@ func (cw *clientWatch) begin(body *h1RequestBody) {
 // tick is the watchdog's, every clientWatchTick: a request armed on enough ticks in
 // a row (and so running for at least clientWatchAfter) starts its watch.
 func (cw *clientWatch) tick() {
-	if cw.state.Load() != watchArmed {
+	switch cw.state.Load() {
+	case watchArmed:
+	case watchPeeking:
+		cw.peek()
+		return
+	default:
 		cw.seenTicks = 0
 		return
 	}
@@ -76,7 +90,14 @@ func (cw *clientWatch) tick() {
 		return
 	}
 	cw.seenTicks++
-	if cw.seenTicks > int(clientWatchAfter/clientWatchTick) && cw.state.CompareAndSwap(watchArmed, watchFired) {
+	if cw.seenTicks <= int(clientWatchAfter/clientWatchTick) {
+		return
+	}
+	if cw.inline {
+		if cw.state.CompareAndSwap(watchArmed, watchPeeking) {
+			cw.peek()
+		}
+	} else if cw.state.CompareAndSwap(watchArmed, watchFired) {
 		go cw.run()
 	}
 }
@@ -86,6 +107,13 @@ func (cw *clientWatch) tick() {
 // serveRequest) returns at once.
 func (cw *clientWatch) end() (gone bool) {
 	if cw.state.CompareAndSwap(watchArmed, watchIdle) || cw.state.Load() == watchIdle {
+		return cw.gone
+	}
+	if cw.state.Load() == watchPeeking {
+		cw.mu.Lock()
+		cw.ended = true
+		cw.state.Store(watchIdle) // under mu: a peek about to start finds it so
+		cw.mu.Unlock()
 		return cw.gone
 	}
 	cw.mu.Lock()
@@ -125,4 +153,23 @@ func (cw *clientWatch) run() {
 		cw.sc.cancel.fire()
 	}
 	cw.mu.Unlock()
+}
+
+// peek is the watch of a request served inline, on the watchdog's goroutine, every
+// tick until the request ends: the serve goroutine holds the connection's reads
+// (rawsocket.ServeReads), so the socket is looked at without reading it. A client
+// gone is found within a tick of leaving, not at once as run finds it; the
+// requests watched have run for clientWatchAfter already.
+func (cw *clientWatch) peek() {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	if cw.state.Load() != watchPeeking || cw.gone || cw.sent {
+		return
+	}
+	gone, sent := rawsocket.PeekWhileServing(cw.sc.rw)
+	if gone {
+		cw.gone = true
+		cw.sc.cancel.fire()
+	}
+	cw.sent = sent // a byte (the next request, pipelined) ends the watch, as run's
 }

@@ -126,6 +126,40 @@ func TestFastServerPipelining(t *testing.T) {
 	c.expect("GET", 200, `fast=false GET /6 body="" err=<nil>`)
 }
 
+// A client that sends its next request while the last is served, after the server
+// read its socket empty: served inline, the bytes that came meanwhile wake the
+// connection's wait for them (a read per request would have reset the readiness
+// they reported, and waited for ever); with a body, the same.
+func TestFastServerRequestSentDuringTheLastOne(t *testing.T) {
+	sent := make(chan struct{}, 1)
+	fs := startFastServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			select {
+			case <-sent:
+			case <-time.After(5 * time.Second):
+			}
+			time.Sleep(20 * time.Millisecond) // the bytes arrive and are reported
+		}
+		echoHandler(w, r)
+	}), nil)
+	c := dialRaw(t, fs.addr)
+	for _, next := range []string{
+		"GET /second HTTP/1.1\r\nHost: test\r\n\r\n",
+		"POST /second HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nabc",
+	} {
+		c.send("GET /first HTTP/1.1\r\nHost: test\r\n\r\n")
+		time.Sleep(20 * time.Millisecond) // the server reads it and serves it
+		c.send(next)
+		sent <- struct{}{}
+		c.expect("GET", 200, `fast=true GET /first body="" err=<nil>`)
+		method, body := "GET", ""
+		if strings.HasPrefix(next, "POST") {
+			method, body = "POST", "abc"
+		}
+		c.expect(method, 200, fmt.Sprintf("fast=true %s /second body=%q err=<nil>", method, body))
+	}
+}
+
 func TestFastServerHeads(t *testing.T) {
 	fs := startFastServer(t, http.HandlerFunc(echoHandler), nil)
 	t.Run("split across two writes", func(t *testing.T) {
@@ -425,18 +459,27 @@ func TestFastServerClientWatch(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "ok")
 	}), nil)
-	for _, after := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond} {
-		t.Run(fmt.Sprintf("client leaves after %v", after), func(t *testing.T) {
-			c := dialRaw(t, fs.addr)
-			c.send("GET /wait HTTP/1.1\r\nHost: test\r\n\r\n")
-			time.Sleep(after)
-			left := time.Now()
-			c.c.Close()
-			at := <-released
-			if at.IsZero() || at.Sub(left) > time.Second {
-				t.Fatalf("handler released %v after the client left", at.Sub(left))
-			}
-		})
+	// A plain TCP listener's connections are served inline (rawsocket.ServeReads),
+	// and a long request's client is peeked at; the counting listener's wrapped
+	// connections are served with reads that wait, and watched by a read.
+	inline := serveFast(t, listenLocal(t), fs.srv.Handler, nil)
+	for _, srv := range []struct {
+		name string
+		fs   *fastServer
+	}{{"watched by a read", fs}, {"served inline", inline}} {
+		for _, after := range []time.Duration{20 * time.Millisecond, 300 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s, client leaves after %v", srv.name, after), func(t *testing.T) {
+				c := dialRaw(t, srv.fs.addr)
+				c.send("GET /wait HTTP/1.1\r\nHost: test\r\n\r\n")
+				time.Sleep(after)
+				left := time.Now()
+				c.c.Close()
+				at := <-released
+				if at.IsZero() || at.Sub(left) > time.Second {
+					t.Fatalf("handler released %v after the client left", at.Sub(left))
+				}
+			})
+		}
 	}
 	t.Run("fast requests start no watch", func(t *testing.T) {
 		c := dialRaw(t, fs.addr)
@@ -533,26 +576,33 @@ func waitGoroutines(t *testing.T, want int, when string) {
 }
 
 // TestClientWatchEndsTwice: end after end (a panic after the first, recovered by
-// serveRequest) returns at once, whether or not the watch had started.
+// serveRequest) returns at once, whether or not the watch had started, for a
+// request served inline (peeked at) or not (read from).
 func TestClientWatchEndsTwice(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	sc := &h1ServerConn{c: a, br: bufio.NewReader(a)}
+	sc := &h1ServerConn{c: a, rw: a, br: bufio.NewReader(a)}
 	sc.cancel.init(context.Background())
 	sc.watch.init(sc)
-	for _, ticks := range []int{0, 3} {
-		sc.watch.begin(nil)
-		for range ticks {
-			sc.watch.tick()
+	for _, inline := range []bool{false, true} {
+		fired := watchFired
+		if inline {
+			fired = watchPeeking
 		}
-		if started := sc.watch.state.Load() == watchFired; started != (ticks > 0) {
-			t.Fatalf("%d ticks: watch started %v", ticks, started)
+		for _, ticks := range []int{0, 3} {
+			sc.watch.begin(nil, inline)
+			for range ticks {
+				sc.watch.tick()
+			}
+			if started := sc.watch.state.Load() == fired; started != (ticks > 0) {
+				t.Fatalf("inline %v, %d ticks: watch started %v", inline, ticks, started)
+			}
+			sc.watch.end()
+			done := make(chan struct{})
+			go func() { sc.watch.end(); close(done) }()
+			waitDone(t, done, "the second end")
 		}
-		sc.watch.end()
-		done := make(chan struct{})
-		go func() { sc.watch.end(); close(done) }()
-		waitDone(t, done, "the second end")
 	}
 }
 

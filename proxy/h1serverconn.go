@@ -38,8 +38,17 @@ type h1ServerConn struct {
 	remoteAddr string
 	accepted   int64 // UnixNano
 	state      atomic.Int32
-	// deadline is the read deadline: idle, then header timeouts.
+	// deadline is the read deadline: idle, then header timeouts. timeout is the
+	// wait for the next request (the header timeout for the first, then the idle
+	// timeout); split: the head being read came in more than one piece.
 	deadline coarseDeadline
+	timeout  time.Duration
+	split    bool
+	// Requests are served inline (rawsocket.ServeReads) unless noInline; inline
+	// is set while one is, and next is what the inline step stopped for.
+	noInline bool
+	inline   bool
+	next     int
 	// afterPOST: the last request was a POST, after which a stray CRLF is skipped.
 	afterPOST bool
 	// cancel ends the connection's context: the client left (see clientWatch) or
@@ -108,40 +117,106 @@ func (sc *h1ServerConn) serve() {
 	sc.w.conn = sc
 	sc.w.header = make(http.Header)
 
-	timeout := sc.f.readHeaderTimeout // the first request: nothing has been sent yet
+	sc.timeout = sc.f.readHeaderTimeout // the first request: nothing has been sent yet
+	step := sc.inlineStep
 	for {
-		n, next := sc.readHead(timeout)
-		timeout = sc.f.idleTimeout
+		next := nextBlocking
+		if !sc.noInline {
+			ok, err := rawsocket.ServeReads(sc.rw, step)
+			switch {
+			case !ok:
+				sc.noInline = true // TLS, or not a raw socket: every request the blocking way
+			case err != nil:
+				return // closed, or the deadline passed
+			default:
+				next = sc.next
+			}
+		}
+		if next == nextBlocking {
+			// One request with reads that wait: one whose body has yet to come, or
+			// every request of a connection that cannot be served inline.
+			n, head := sc.readHead()
+			switch head {
+			case headGone:
+				return
+			case headHandOff:
+				next = nextHandOff
+			default:
+				next = sc.serveHead(n, false)
+			}
+		}
 		switch next {
-		case headGone:
+		case nextClose:
 			return
-		case headHandOff:
+		case nextHandOff:
 			handedOff = true
 			sc.handOff()
-			return
-		}
-		b, _ := sc.br.Peek(n)
-		sc.req = *sc.template
-		if !parseRequestHead(string(b), &sc.head) || !fastEligible(&sc.req) {
-			handedOff = true
-			sc.handOff()
-			return
-		}
-		_, _ = sc.br.Discard(n)
-		if sc.req.RemoteAddr = sc.remoteAddr; sc.remoteAddr == "" {
-			// Not at accept: a PROXY-protocol connection learns its address from
-			// its header, which this waits for.
-			sc.remoteAddr = sc.c.RemoteAddr().String()
-			sc.req.RemoteAddr = sc.remoteAddr
-		}
-		if !sc.serveRequest() {
-			return
-		}
-		sc.state.Store(connIdle)
-		if sc.f.closing.Load() {
 			return
 		}
 	}
+}
+
+// What the connection does after a request.
+const (
+	nextRequest  = iota
+	nextBlocking // serve the next request with reads that wait
+	nextHandOff  // give the connection to net/http
+	nextClose
+)
+
+// inlineStep is the connection's step within rawsocket.ServeReads: it serves the
+// requests its buffer and socket have, with reads that never wait, and reports
+// false when it needs more bytes. It stops (true, with sc.next set) for what needs
+// the blocking path: a request whose body has yet to come, a hand-off, the end.
+func (sc *h1ServerConn) inlineStep() bool {
+	sc.inline = true
+	defer func() { sc.inline = false }()
+	for {
+		n, head := sc.readHead()
+		switch head {
+		case headWait:
+			return false
+		case headGone:
+			sc.next = nextClose
+			return true
+		case headHandOff:
+			sc.next = nextHandOff
+			return true
+		}
+		if sc.next = sc.serveHead(n, true); sc.next != nextRequest {
+			return true
+		}
+	}
+}
+
+// serveHead serves the request whose head is the first n buffered bytes and reports
+// what the connection does next. Served inline, a request whose body is not all
+// buffered yet is left for the blocking path (nextBlocking), head and all.
+func (sc *h1ServerConn) serveHead(n int, inline bool) int {
+	b, _ := sc.br.Peek(n)
+	sc.req = *sc.template
+	if !parseRequestHead(string(b), &sc.head) || !fastEligible(&sc.req) {
+		return nextHandOff
+	}
+	if inline && sc.req.ContentLength > int64(sc.br.Buffered()-n) {
+		return nextBlocking
+	}
+	_, _ = sc.br.Discard(n)
+	if sc.req.RemoteAddr = sc.remoteAddr; sc.remoteAddr == "" {
+		// Not at accept: a PROXY-protocol connection learns its address from
+		// its header, which this waits for.
+		sc.remoteAddr = sc.c.RemoteAddr().String()
+		sc.req.RemoteAddr = sc.remoteAddr
+	}
+	if !sc.serveRequest() {
+		return nextClose
+	}
+	sc.state.Store(connIdle)
+	sc.timeout = sc.f.idleTimeout
+	if sc.f.closing.Load() {
+		return nextClose
+	}
+	return nextRequest
 }
 
 // handshake runs the TLS handshake within the header timeout, as net/http bounds it;
@@ -167,26 +242,31 @@ const (
 	headComplete = iota
 	headHandOff  // not for the fast path: too large, or not CRLF-terminated
 	headGone     // closed, failed or timed out
+	headWait     // served inline: the rest has yet to come (rawsocket.ErrWouldBlock)
 )
 
-// readHead waits up to timeout for a request and then up to ReadHeaderTimeout for
-// the rest of its head; it returns the head's length, which stays in the buffer.
-func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
-	sc.deadline.arm(sc.c, timeout)
-	if _, err := sc.br.Peek(1); err != nil {
-		return 0, headGone
-	}
-	sc.state.Store(connActive)
-	if sc.afterPOST {
+// readHead waits up to sc.timeout for a request and then up to ReadHeaderTimeout
+// for the rest of its head; it returns the head's length, which stays in the buffer.
+// Inline (rawsocket.ServeReads) it waits for nothing: it reports headWait, with the
+// deadline for the wait armed, and is called again once more bytes are there.
+func (sc *h1ServerConn) readHead() (int, int) {
+	for {
+		if sc.br.Buffered() == 0 {
+			sc.split = false
+			sc.deadline.arm(sc.c, sc.timeout)
+			if _, err := sc.br.Peek(1); err != nil {
+				return 0, sc.readFailed(err)
+			}
+		}
+		sc.state.Store(connActive)
+		if !sc.afterPOST {
+			break
+		}
 		// Old clients end a POST body with a stray CRLF; net/http skips it too.
 		b, _ := sc.br.Peek(min(4, sc.br.Buffered()))
 		_, _ = sc.br.Discard(leadingCRLF(b))
 		sc.afterPOST = false
-		if sc.br.Buffered() == 0 {
-			return sc.readHead(timeout)
-		}
 	}
-	split := false
 	for {
 		b, _ := sc.br.Peek(sc.br.Buffered())
 		n, ok := headEnd(b)
@@ -194,20 +274,30 @@ func (sc *h1ServerConn) readHead(timeout time.Duration) (int, int) {
 		case !ok || n == 0 && len(b) == sc.br.Size():
 			return 0, headHandOff
 		case n > 0:
+			sc.split = false
 			return n, headComplete
 		}
-		if !split {
+		if !sc.split {
 			// A head split across reads: all of the rest must come within
 			// ReadHeaderTimeout (not each piece: that would let a slowloris
 			// client trickle a byte at a time).
-			split = true
+			sc.split = true
 			sc.deadline.forget()
 			sc.deadline.arm(sc.c, sc.f.readHeaderTimeout)
 		}
 		if _, err := sc.br.Peek(len(b) + 1); err != nil {
-			return 0, headGone
+			return 0, sc.readFailed(err)
 		}
 	}
+}
+
+// readFailed is what a failed read of a head means: the end of the connection, or,
+// inline, only that the rest has yet to come.
+func (sc *h1ServerConn) readFailed(err error) int {
+	if err == rawsocket.ErrWouldBlock {
+		return headWait
+	}
+	return headGone
 }
 
 func leadingCRLF(b []byte) int {
@@ -242,7 +332,7 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 		r.Body = http.NoBody
 	}
 	sc.w.reset(r)
-	sc.watch.begin(body)
+	sc.watch.begin(body, sc.inline)
 	defer func() {
 		if p := recover(); p != nil {
 			sc.watch.end()

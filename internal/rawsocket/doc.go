@@ -26,6 +26,10 @@
 // request, finds nothing (EAGAIN), a system call per exchange spent on learning
 // that the answer has not come yet. nginx and HAProxy wait for readiness first.
 //
+// ServeReads (serve_linux.go) does the same for a server's connection: its reads
+// are made only once the poller has reported bytes, not first tried after every
+// answer, for the next request, which is not there yet.
+//
 // Not under the race detector: syscall.Read and Write tell it that bytes written to
 // a socket happen before their reading (data through a socket orders memory between
 // goroutines); raw calls cannot, and tests that write through the proxy and check

@@ -24,7 +24,7 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	s := &rawSocketConn{TCPConn: sc, rc: rc}
 	// Method values made once, not per call.
-	s.rd.call, s.wr.call, s.rd.askCall = s.rd.read, s.wr.write, s.rd.askThenRead
+	s.rd.call, s.wr.call, s.rd.askCall, s.stepCall = s.rd.read, s.wr.write, s.rd.askThenRead, s.runStep
 	return s
 }
 
@@ -39,6 +39,14 @@ type rawSocketConn struct {
 	rd, wr rawSocketOp
 	// ask is what the next Read sends before it waits (WriteOnNextRead).
 	ask []byte
+
+	// ServeReads' state: step, run with inline set and the socket's descriptor in
+	// fd; drained once a read showed the socket empty since readiness was reset.
+	step     func() bool
+	stepCall func(fd uintptr) bool
+	fd       uintptr
+	inline   bool
+	drained  bool
 }
 
 // rawSocketOp is one direction's call in progress: its buffer in, its count and
@@ -63,6 +71,9 @@ type rawSocketOp struct {
 func (s *rawSocketConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.inline {
+		return s.readNow(p)
 	}
 	if s.ask != nil {
 		return s.askThenRead(p)

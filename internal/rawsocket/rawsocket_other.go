@@ -8,3 +8,9 @@ import "net"
 // race detector (see the package documentation), and on linux/386, which reaches
 // recvfrom and sendto only through socketcall(2).
 func Wrap(c net.Conn) net.Conn { return c }
+
+// ServeReads reports false: only raw sockets (Wrap's) serve reads so.
+func ServeReads(c net.Conn, step func() (done bool)) (ok bool, err error) { return false, nil }
+
+// PeekWhileServing reports neither: ServeReads never runs here.
+func PeekWhileServing(c net.Conn) (gone, sent bool) { return false, false }
