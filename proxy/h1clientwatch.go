@@ -41,8 +41,7 @@ type clientWatch struct {
 	ended    bool           // the request is done: a late watch must not start
 	watching bool           // a read is pending
 	aborted  bool           // end broke the read off: its error means nothing
-	gone     bool           // the read saw the client go
-	sent     bool           // a peek saw a byte: the watch is over
+	gone     bool           // the read (or a peek) saw the client go
 }
 
 const (
@@ -68,7 +67,7 @@ func (cw *clientWatch) init(sc *h1ServerConn) {
 // state is: the watchdog's compare-and-swap orders them before run.
 func (cw *clientWatch) begin(body *h1RequestBody, inline bool) {
 	cw.body, cw.ended, cw.aborted, cw.gone = body, false, false, false
-	cw.inline, cw.sent = inline, false
+	cw.inline = inline
 	cw.seq.Add(1)
 	cw.state.Store(watchArmed)
 }
@@ -157,19 +156,16 @@ func (cw *clientWatch) run() {
 
 // peek is the watch of a request served inline, on the watchdog's goroutine, every
 // tick until the request ends: the serve goroutine holds the connection's reads
-// (rawsocket.ServeReads), so the socket is looked at without reading it. A client
-// gone is found within a tick of leaving, not at once as run finds it; the
-// requests watched have run for clientWatchAfter already.
+// (rawsocket.ServeReads), so the socket's state is asked instead (its FIN or RST
+// has come), which reads nothing. A client gone is found within a tick of
+// leaving, not at once as run finds it (the requests watched have run for
+// clientWatchAfter already), and found though it sent bytes before it left (a
+// pipelined request, or TLS's close_notify), which end run's read.
 func (cw *clientWatch) peek() {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	if cw.state.Load() != watchPeeking || cw.gone || cw.sent {
-		return
-	}
-	gone, sent := rawsocket.PeekWhileServing(cw.sc.rw)
-	if gone {
+	if cw.state.Load() == watchPeeking && !cw.gone && rawsocket.PeerGone(cw.sc.raw) {
 		cw.gone = true
 		cw.sc.cancel.fire()
 	}
-	cw.sent = sent // a byte (the next request, pipelined) ends the watch, as run's
 }

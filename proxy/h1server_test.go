@@ -582,7 +582,7 @@ func TestClientWatchEndsTwice(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	sc := &h1ServerConn{c: a, rw: a, br: bufio.NewReader(a)}
+	sc := &h1ServerConn{c: a, raw: a, rw: a, br: bufio.NewReader(a)}
 	sc.cancel.init(context.Background())
 	sc.watch.init(sc)
 	for _, inline := range []bool{false, true} {

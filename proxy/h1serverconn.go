@@ -28,9 +28,11 @@ const (
 // header map and response writer it reuses from one request to the next.
 type h1ServerConn struct {
 	f *h1Server
-	// c is the accepted connection: deadlines, and Close from Shutdown. rw is what
-	// requests are read from and answers written to: c, or the TLS connection over it.
+	// c is the accepted connection: deadlines, and Close from Shutdown. raw is c
+	// with raw socket calls (rawsocket.Wrap), and rw is what requests are read from
+	// and answers written to: raw, or the TLS connection over it.
 	c          net.Conn
+	raw        net.Conn
 	rw         net.Conn
 	tlsState   *tls.ConnectionState
 	br         *bufio.Reader
@@ -78,7 +80,8 @@ func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
 // to net/http.
 func (sc *h1ServerConn) serve() {
 	handedOff := false
-	sc.rw = rawsocket.Wrap(sc.c)
+	sc.raw = rawsocket.Wrap(sc.c)
+	sc.rw = sc.raw
 	defer func() {
 		// A panic outside the handler (which serveRequest recovers) is a bug of
 		// this file's: it costs the connection, as in net/http, not the process.
@@ -122,10 +125,12 @@ func (sc *h1ServerConn) serve() {
 	for {
 		next := nextBlocking
 		if !sc.noInline {
-			ok, err := rawsocket.ServeReads(sc.rw, step)
+			// Over TLS too: the TLS connection reads from raw, and keeps a
+			// record begun when a read would block (the error is temporary).
+			ok, err := rawsocket.ServeReads(sc.raw, step)
 			switch {
 			case !ok:
-				sc.noInline = true // TLS, or not a raw socket: every request the blocking way
+				sc.noInline = true // not a raw socket: every request the blocking way
 			case err != nil:
 				return // closed, or the deadline passed
 			default:

@@ -212,3 +212,32 @@ func TestTLSSlowRequestsKeepTheConnection(t *testing.T) {
 		}
 	}
 }
+
+// A TLS client that leaves during a long request sends close_notify and then its
+// FIN: the request to the pod is broken off all the same (the watch of a request
+// served inline asks for the socket's state, which the unread alert does not hide).
+func TestTLSClientLeavingBreaksOffTheRequest(t *testing.T) {
+	released := make(chan time.Time, 1)
+	b := startBackend(t, "wait", func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			released <- time.Now()
+		case <-time.After(5 * time.Second):
+			released <- time.Time{}
+		}
+	})
+	p := startProxy(t, oneHost("secure.test", backendsOf(b), routetable.AffinityPolicy{}))
+	conn, err := tls.Dial("tcp", p.httpsAddr, &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: secure.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	left := time.Now()
+	conn.Close()
+	if at := <-released; at.IsZero() || at.Sub(left) > time.Second {
+		t.Fatalf("the pod's request was released %v after the client left; want within a second", at.Sub(left))
+	}
+}

@@ -12,5 +12,5 @@ func Wrap(c net.Conn) net.Conn { return c }
 // ServeReads reports false: only raw sockets (Wrap's) serve reads so.
 func ServeReads(c net.Conn, step func() (done bool)) (ok bool, err error) { return false, nil }
 
-// PeekWhileServing reports neither: ServeReads never runs here.
-func PeekWhileServing(c net.Conn) (gone, sent bool) { return false, false }
+// PeerGone reports false: ServeReads never runs here.
+func PeerGone(c net.Conn) bool { return false }

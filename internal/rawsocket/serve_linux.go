@@ -80,26 +80,27 @@ func (s *rawSocketConn) readNow(p []byte) (int, error) {
 	return s.readResult(n, errno, nil)
 }
 
-// PeekWhileServing looks at c's socket without waiting and without its read side,
-// which ServeReads may be holding on another goroutine: gone is true when the
-// peer has closed or reset the connection, sent when it has sent bytes not yet
-// read. Neither: nothing has happened. (A connection that is not a raw socket
-// reports neither.)
-func PeekWhileServing(c net.Conn) (gone, sent bool) {
+// PeerGone reports whether c's peer has closed or reset the connection: its FIN
+// or RST has arrived (the socket's TCP state is no longer ESTABLISHED), whatever
+// it sent before that. It reads nothing and waits for nothing, so another
+// goroutine may ask while ServeReads holds c's reads. A FIN is found though bytes
+// wait unread before it (a TLS client's close_notify), as a peek would not.
+// (A connection that is not a raw socket reports false.)
+func PeerGone(c net.Conn) bool {
 	s, ok := c.(*rawSocketConn)
 	if !ok {
-		return false, false
+		return false
 	}
-	var buf [1]byte
+	var state byte // tcp_info's first field, tcpi_state
+	size := uint32(1)
+	gone := false
 	_ = s.rc.Control(func(fd uintptr) {
-		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch {
-		case errno == syscall.EAGAIN || errno == syscall.EINTR:
-		case errno != 0 || n == 0:
-			gone = true
-		default:
-			sent = true
-		}
+		_, _, errno := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
+			uintptr(unsafe.Pointer(&state)), uintptr(unsafe.Pointer(&size)), 0)
+		gone = errno == 0 && state != tcpEstablished
 	})
-	return gone, sent
+	return gone
 }
+
+// tcpEstablished is TCP_ESTABLISHED of the kernel's TCP states.
+const tcpEstablished = 1

@@ -134,45 +134,46 @@ func TestServeReadsRefusesWhatIsNotARawSocket(t *testing.T) {
 	if ok || err != nil {
 		t.Fatalf("ServeReads on a pipe = %v, %v; want false, nil", ok, err)
 	}
-	if gone, sent := PeekWhileServing(a); gone || sent {
-		t.Fatalf("PeekWhileServing on a pipe = %v, %v; want neither", gone, sent)
+	if PeerGone(a) {
+		t.Fatal("PeerGone on a pipe = true")
 	}
 }
 
 // Another goroutine can watch the peer while a step holds the reads (the proxy's
-// client watch, during a long request).
-func TestPeekWhileServing(t *testing.T) {
-	raw, peer := socketPair(t)
-	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _ = peer.Write([]byte("x"))
-	report := func(when string, wantGone, wantSent bool) {
-		for i := 0; i < 500; i++ { // the peer's close takes a moment to arrive
-			gone, sent := PeekWhileServing(raw)
-			if gone == wantGone && sent == wantSent {
-				return
+// client watch, during a long request): a close is found though a byte waits
+// unread before it, and so is a reset.
+func TestPeerGone(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		raw, peer := socketPair(t)
+		_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = peer.Write([]byte("x"))
+		wait := func(when string, want bool) {
+			for i := 0; i < 500; i++ { // the peer's FIN or RST takes a moment to arrive
+				if PeerGone(raw) == want {
+					return
+				}
+				time.Sleep(time.Millisecond)
 			}
-			time.Sleep(time.Millisecond)
+			t.Errorf("reset %v, %s: PeerGone did not turn %v", reset, when, want)
 		}
-		t.Errorf("%s: PeekWhileServing did not report gone %v, sent %v", when, wantGone, wantSent)
+		err := serveBytes(t, raw, func([]byte) bool {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_, _ = peer.Write([]byte("y"))
+				time.Sleep(10 * time.Millisecond)
+				wait("a byte sent", false)
+				if reset {
+					_ = peer.SetLinger(0)
+				}
+				peer.Close()
+				wait("the peer closed, a byte unread", true)
+			}()
+			<-done
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	err := serveBytes(t, raw, func([]byte) bool {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			report("nothing sent", false, false)
-			_, _ = peer.Write([]byte("y"))
-			report("a byte sent", false, true)
-			peer.Close()
-			report("the peer closed", false, true) // its byte is still to be read
-		}()
-		<-done
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err := io.ReadAll(raw); err != nil || string(b) != "y" {
-		t.Fatalf("then read %q, %v", b, err)
-	}
-	report("all read after the close", true, false)
 }
