@@ -6,7 +6,9 @@
 // `make bench` runs it beside sticky-ingress as the floor of what Go's runtime and
 // net package cost on this machine: what sticky-ingress spends above it is its own
 // work per request, not the language's. Its sockets make the raw system calls
-// sticky-ingress's make (internal/rawsocket), so that the floor stays below us.
+// sticky-ingress's make, and as few (internal/rawsocket: client reads served
+// inline, each request sent by the read that waits for its answer), so that the
+// floor stays below us.
 //
 //	gofloor LISTEN BACKEND...
 package main
@@ -77,39 +79,52 @@ func serve(c net.Conn, backends []*backend, next *atomic.Uint64) {
 	c = rawsocket.Wrap(c)
 	br := bufio.NewReaderSize(c, 4<<10)
 	out := make([]byte, 0, 4<<10)
-	for {
-		req, err := head(br)
-		if err != nil {
-			return
-		}
-		b := backends[next.Add(1)%uint64(len(backends))]
-		u, err := b.get()
-		if err != nil {
-			return
-		}
-		if _, err := u.c.Write(req); err != nil {
-			return
-		}
-		_, _ = br.Discard(len(req))
-		resp, err := head(u.br)
-		if err != nil {
-			return
-		}
-		out = append(out[:0], resp...)
-		_, _ = u.br.Discard(len(resp))
-		for rest := heads.ContentLength(resp); rest > 0; {
-			chunk, err := u.br.Peek(min(rest, max(u.br.Buffered(), 1)))
-			if err != nil {
-				return
+	// step serves the requests there are; reads that would wait end it (false)
+	// where the reads are served inline (rawsocket.ServeReads), as sticky-ingress's.
+	step := func() bool {
+		for {
+			req, err := head(br)
+			if err == rawsocket.ErrWouldBlock {
+				return false
 			}
-			out = append(out, chunk...)
-			_, _ = u.br.Discard(len(chunk))
-			rest -= len(chunk)
+			if err != nil {
+				return true
+			}
+			b := backends[next.Add(1)%uint64(len(backends))]
+			u, err := b.get()
+			if err != nil {
+				return true
+			}
+			// The request goes out with the read that waits for its answer.
+			if a, ok := u.c.(interface{ WriteOnNextRead([]byte) }); ok {
+				a.WriteOnNextRead(req)
+			} else if _, err := u.c.Write(req); err != nil {
+				return true
+			}
+			resp, err := head(u.br)
+			if err != nil {
+				return true
+			}
+			_, _ = br.Discard(len(req))
+			out = append(out[:0], resp...)
+			_, _ = u.br.Discard(len(resp))
+			for rest := heads.ContentLength(resp); rest > 0; {
+				chunk, err := u.br.Peek(min(rest, max(u.br.Buffered(), 1)))
+				if err != nil {
+					return true
+				}
+				out = append(out, chunk...)
+				_, _ = u.br.Discard(len(chunk))
+				rest -= len(chunk)
+			}
+			b.put(u)
+			if _, err := c.Write(out); err != nil {
+				return true
+			}
 		}
-		b.put(u)
-		if _, err := c.Write(out); err != nil {
-			return
-		}
+	}
+	if ok, _ := rawsocket.ServeReads(c, step); !ok {
+		step() // reads that wait: it serves until the connection ends
 	}
 }
 
