@@ -27,13 +27,14 @@ import (
 // rule below mirrors net/http (response.go, transfer.go, textproto/reader.go); the
 // differential test and FuzzReadResponseFast hold them to it.
 func readResponseFast(br *bufio.Reader, req *http.Request) (_ *http.Response, ok bool, _ error) {
-	return readResponseHead(br, req, false)
+	return readResponseHead(br, req, false, nil)
 }
 
 // readResponseHead is readResponseFast, and with raw a response whose head qualifies
 // (scanRawHead) keeps its header lines as they came, for the fast server's writer to
-// send on, and gets no header map of them (h1rawhead.go).
-func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Response, ok bool, _ error) {
+// send on, and gets no header map of them (h1rawhead.go). The head's string is
+// made in heads (nil: allocated).
+func readResponseHead(br *bufio.Reader, req *http.Request, raw bool, heads *headArena) (_ *http.Response, ok bool, _ error) {
 	if req != nil && req.Method == http.MethodHead {
 		// A response to HEAD has no body whatever its framing says, yet net/http takes
 		// its ContentLength from the header: the fallback's case.
@@ -46,7 +47,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, raw bool) (_ *http.Re
 	if end < 0 || !bytes.HasPrefix(buf, []byte("HTTP/1.1 ")) {
 		return nil, false, nil
 	}
-	head := string(buf[:end+2]) // the one allocation of the head: keys and values point into it
+	head := heads.string(buf[:end+2]) // keys and values point into it
 
 	statusLine, fields, _ := strings.Cut(head, "\r\n")
 	status, code, ok := parseResponseStatusLine(statusLine)

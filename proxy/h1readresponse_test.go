@@ -166,7 +166,7 @@ func compareRawHead(t *testing.T, raw []byte, head bool) {
 	if !ok {
 		return
 	}
-	got, ok, err := readResponseHead(br, req, true)
+	got, ok, err := readResponseHead(br, req, true, nil)
 	if err != nil || !ok {
 		return // refused raw: compareReadResponse covers the rest
 	}

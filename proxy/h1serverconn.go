@@ -64,6 +64,7 @@ type h1ServerConn struct {
 	req      http.Request
 	url      url.URL
 	head     requestHead
+	heads    headArena
 	w        h1ResponseWriter
 }
 
@@ -200,7 +201,7 @@ func (sc *h1ServerConn) inlineStep() bool {
 func (sc *h1ServerConn) serveHead(n int, inline bool) int {
 	b, _ := sc.br.Peek(n)
 	sc.req = *sc.template
-	if !parseRequestHead(string(b), &sc.head) || !fastEligible(&sc.req) {
+	if !parseRequestHead(sc.heads.string(b), &sc.head) || !fastEligible(&sc.req) {
 		return nextHandOff
 	}
 	if inline && sc.req.ContentLength > int64(sc.br.Buffered()-n) {

@@ -189,7 +189,7 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		}
 		return nil, fail(err), stale
 	}
-	resp, err := readResponse(ctx, pc.br, req)
+	resp, err := readResponse(ctx, pc.br, req, &pc.heads)
 	if err != nil {
 		if isTimeout(err) && ctx.Err() == nil {
 			err = errResponseHeaderTimeout
@@ -241,10 +241,10 @@ func bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
 // them (103 Early Hints). The common head is parsed by readResponseFast (kept raw
 // when the lean forwarder asks for it on the context: h1rawhead.go), everything else
 // by http.ReadResponse.
-func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request) (*http.Response, error) {
+func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request, heads *headArena) (*http.Response, error) {
 	raw := ctx.Value(rawHeadsKey{}) == true
 	for n := 0; ; n++ {
-		resp, ok, err := readResponseHead(br, req, raw)
+		resp, ok, err := readResponseHead(br, req, raw, heads)
 		if !ok && err == nil {
 			resp, err = http.ReadResponse(br, req)
 		}
@@ -286,6 +286,7 @@ type h1Conn struct {
 	net.Conn
 	br     *bufio.Reader
 	out    requestWriter
+	heads  headArena       // the response heads' strings
 	raw    syscall.RawConn // for the stale probe; nil if the connection has none
 	pool   *idlePool
 	idleAt time.Time
