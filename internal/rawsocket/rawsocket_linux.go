@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -45,7 +46,7 @@ type rawSocketConn struct {
 	step     func() bool
 	stepCall func(fd uintptr) bool
 	fd       uintptr
-	inline   bool
+	inline   atomic.Bool // set and cleared under wr.mu: writers check it there
 	drained  bool
 }
 
@@ -72,7 +73,7 @@ func (s *rawSocketConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if s.inline {
+	if s.inline.Load() {
 		return s.readNow(p)
 	}
 	if s.ask != nil {
@@ -95,7 +96,39 @@ func (s *rawSocketConn) readResult(n int, errno syscall.Errno, err error) (int, 
 }
 
 func (s *rawSocketConn) Write(p []byte) (int, error) {
+	if s.inline.Load() {
+		if n, err, ok := s.writeNow(p); ok {
+			return n, err
+		}
+	}
 	n, errno, err := s.run(&s.wr, p, s.rc.Write)
+	return s.writeResult(n, errno, err)
+}
+
+// writeNow is Write while a ServeReads step runs, whose poller call holds the
+// descriptor open: the sendto(2) calls are made on it directly, and only what the
+// socket has no room for waits, through the poller. ok is false when the step has
+// ended meanwhile (runStep ends it under the write mutex): the descriptor may be
+// gone, and the write is the poller's.
+func (s *rawSocketConn) writeNow(p []byte) (n int, err error, ok bool) {
+	op := &s.wr
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if !s.inline.Load() {
+		return 0, nil, false
+	}
+	n, errno := send(s.fd, p)
+	if errno == syscall.EAGAIN {
+		op.p, op.n, op.errno = p, n, 0
+		err = s.rc.Write(op.call)
+		n, errno = op.n, op.errno
+		op.p = nil
+	}
+	n, err = s.writeResult(n, errno, err)
+	return n, err, true
+}
+
+func (s *rawSocketConn) writeResult(n int, errno syscall.Errno, err error) (int, error) {
 	switch {
 	case err != nil:
 		return n, renameRawOp(err, "write")

@@ -22,6 +22,10 @@ import (
 // after that wakes it, however long step runs. (A Read's own reset would forget
 // bytes that came while the last request was served: a pipelining client's.)
 //
+// Writes while a step runs (the answers it sends) are sendto(2) calls on the
+// descriptor the poller call holds open, without the poller's write lock and
+// readiness reset; writes from other goroutines are as welcome as ever.
+//
 // ok is false, and step is not called, when c is not a raw socket (Wrap's). While
 // ServeReads runs, c's Read is step's alone: another goroutine must not read c.
 func ServeReads(c net.Conn, step func() (done bool)) (ok bool, err error) {
@@ -35,7 +39,8 @@ func ServeReads(c net.Conn, step func() (done bool)) (ok bool, err error) {
 func (s *rawSocketConn) serveReads(step func() bool) error {
 	s.rd.mu.Lock()
 	defer func() {
-		s.inline, s.step = false, nil
+		s.setInline(false) // already, unless step panicked
+		s.step = nil
 		s.rd.mu.Unlock()
 	}()
 	s.step = step
@@ -48,15 +53,24 @@ func (s *rawSocketConn) serveReads(step func() bool) error {
 // runStep is ServeReads' poller call: readiness was reset (or reported) just before
 // it, so the socket may have bytes again. false: wait for readiness.
 func (s *rawSocketConn) runStep(fd uintptr) bool {
-	s.fd, s.drained, s.inline = fd, false, true
+	s.fd, s.drained = fd, false
+	s.setInline(true)
 	done := s.step()
 	// A step that stops before a read found the socket empty would be left
 	// waiting for bytes that are already there.
 	for !done && !s.drained {
 		done = s.step()
 	}
-	s.inline = false
+	s.setInline(false)
 	return done
+}
+
+// setInline marks whether a step runs, under the write mutex: a write that finds it
+// set there may use the descriptor, which the step's poller call holds open.
+func (s *rawSocketConn) setInline(on bool) {
+	s.wr.mu.Lock()
+	s.inline.Store(on)
+	s.wr.mu.Unlock()
 }
 
 // readNow is Read within ServeReads: one recvfrom(2), or none once the socket has

@@ -3,6 +3,7 @@
 package rawsocket
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -175,5 +176,45 @@ func TestPeerGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Writes during a step go straight to the socket, and one larger than the socket
+// takes finishes through the poller; writes from another goroutine, during the step
+// and after ServeReads has returned, land whole too.
+func TestWritesDuringAndAfterServeReads(t *testing.T) {
+	raw, peer := socketPair(t)
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	big := pattern(rawSocketVolume)
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	other := make(chan error, 1)
+	_, _ = peer.Write([]byte("go"))
+	err := serveBytes(t, raw, func([]byte) bool {
+		if _, err := raw.Write(big); err != nil {
+			t.Errorf("Write during a step: %v", err)
+		}
+		go func() { // another goroutine's write, while the step still runs
+			_, err := raw.Write([]byte("other"))
+			other <- err
+		}()
+		if err := <-other; err != nil {
+			t.Errorf("another goroutine's Write during a step: %v", err)
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Write([]byte("after")); err != nil {
+		t.Fatalf("Write after ServeReads: %v", err)
+	}
+	closeWrite(t, raw)
+	want := append(append(append([]byte(nil), big...), "other"...), "after"...)
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the peer read %d bytes, not the %d written in order", len(b), len(want))
 	}
 }
