@@ -13,7 +13,7 @@ import (
 )
 
 // serveBytes runs ServeReads on raw with a step that reads what there is into got,
-// calling each with every chunk; each may stop the serve (true).
+// calling each with every chunk; each may stop the serve (true), as does EOF.
 func serveBytes(t *testing.T, raw net.Conn, each func(got []byte) bool) error {
 	t.Helper()
 	var got []byte
@@ -24,6 +24,8 @@ func serveBytes(t *testing.T, raw net.Conn, each func(got []byte) bool) error {
 			switch {
 			case err == ErrWouldBlock:
 				return false
+			case err == io.EOF:
+				return true
 			case err != nil:
 				t.Errorf("Read in a step: %v", err)
 				return true
@@ -98,32 +100,16 @@ func TestServeReadsEndsAtTheDeadlineAndOnClose(t *testing.T) {
 	}
 }
 
-// EOF and errors reach the step through Read; the step decides to stop.
+// EOF reaches the step through Read, after the bytes before it.
 func TestServeReadsStepSeesEOF(t *testing.T) {
 	raw, peer := socketPair(t)
 	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, _ = peer.Write([]byte("bye"))
 	peer.CloseWrite()
-	var got []byte
-	buf := make([]byte, 8)
-	_, err := ServeReads(raw, func() bool {
-		for {
-			n, err := raw.Read(buf)
-			got = append(got, buf[:n]...)
-			switch err {
-			case nil:
-			case ErrWouldBlock:
-				return false
-			default:
-				if err != io.EOF {
-					t.Errorf("Read: %v; want io.EOF", err)
-				}
-				return true
-			}
-		}
-	})
-	if err != nil || string(got) != "bye" {
-		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, got, "bye")
+	var seen string
+	err := serveBytes(t, raw, func(got []byte) bool { seen = string(got); return false })
+	if err != nil || seen != "bye" {
+		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
 	}
 }
 
