@@ -168,7 +168,9 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	defer putWriter(bw)
 	err := writeRequest(bw, req)
 	if err == nil {
-		pc.out.last = true
+		// Only when the read below reads (a pooled connection has nothing
+		// buffered; one that had would not reach it).
+		pc.out.last = pc.br.Buffered() == 0
 		err = bw.Flush()
 		pc.out.last = false
 	}

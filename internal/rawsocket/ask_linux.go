@@ -11,7 +11,8 @@ import "syscall"
 // HTTP request on an idle keep-alive connection): the poller's readiness is reset
 // as the Read begins, before p is sent, so every byte sent in answer wakes it.
 // p is the caller's until that Read returns; Write and Read are not to be used in
-// between. Read and WriteOnNextRead are the same goroutine's.
+// between. Read and WriteOnNextRead are the same goroutine's, and not within
+// ServeReads, whose reads never wait.
 func (s *rawSocketConn) WriteOnNextRead(p []byte) { s.ask = p }
 
 // askThenRead is Read with bytes to send first (WriteOnNextRead). A send the socket

@@ -89,8 +89,8 @@ func (s *rawSocketConn) readNow(p []byte) (int, error) {
 		return 0, ErrWouldBlock
 	}
 	// Less than asked for: the socket's queue was emptied; what comes later
-	// reports readiness.
-	s.drained = errno == 0 && n < len(p)
+	// reports readiness. (EOF is not "empty": a read after it finds it again.)
+	s.drained = errno == 0 && n > 0 && n < len(p)
 	return s.readResult(n, errno, nil)
 }
 

@@ -111,6 +111,19 @@ func TestServeReadsStepSeesEOF(t *testing.T) {
 	if err != nil || seen != "bye" {
 		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
 	}
+	// A step that reads again after EOF finds EOF again, not "nothing yet" (which
+	// would wait for readiness that has been reported already).
+	_, err = ServeReads(raw, func() bool {
+		for i := 0; i < 2; i++ {
+			if _, err := raw.Read(make([]byte, 8)); err != io.EOF {
+				t.Errorf("read %d after the end: %v; want io.EOF", i, err)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestServeReadsRefusesWhatIsNotARawSocket(t *testing.T) {
