@@ -159,6 +159,22 @@ func TestFastServerRequestSentDuringTheLastOne(t *testing.T) {
 	}
 }
 
+// A client that half-closes right after its request (printf … | nc) gets its answer
+// and then the server's close, not a wait for the idle timeout: served inline, its
+// FIN came with the request and is found though no readiness reports it again.
+func TestFastServerClientHalfClosesAfterItsRequest(t *testing.T) {
+	fs := startFastServer(t, http.HandlerFunc(echoHandler), nil)
+	c := dialRaw(t, fs.addr)
+	c.send("GET /last HTTP/1.1\r\nHost: test\r\n\r\n")
+	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("GET", 200, `fast=true GET /last body="" err=<nil>`)
+	if _, closed := c.closedWithin(5 * time.Second); !closed {
+		t.Fatal("the server kept the half-closed connection open")
+	}
+}
+
 func TestFastServerHeads(t *testing.T) {
 	fs := startFastServer(t, http.HandlerFunc(echoHandler), nil)
 	t.Run("split across two writes", func(t *testing.T) {

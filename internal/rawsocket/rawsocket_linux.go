@@ -48,6 +48,7 @@ type rawSocketConn struct {
 	fd       uintptr
 	inline   atomic.Bool // set and cleared under wr.mu: writers check it there
 	drained  bool
+	inq      inqRead
 }
 
 // rawSocketOp is one direction's call in progress: its buffer in, its count and

@@ -44,6 +44,7 @@ func (s *rawSocketConn) serveReads(step func() bool) error {
 		s.rd.mu.Unlock()
 	}()
 	s.step = step
+	s.inq.enable(s.rc)
 	if err := s.rc.Read(s.stepCall); err != nil {
 		return renameRawOp(err, "read")
 	}
@@ -73,25 +74,26 @@ func (s *rawSocketConn) setInline(on bool) {
 	s.wr.mu.Unlock()
 }
 
-// readNow is Read within ServeReads: one recvfrom(2), or none once the socket has
-// shown it is empty.
+// readNow is Read within ServeReads: one read, or none once the socket has shown it
+// holds nothing.
 func (s *rawSocketConn) readNow(p []byte) (int, error) {
 	if s.drained {
 		return 0, ErrWouldBlock
 	}
-	op := &s.rd
-	op.p, op.n, op.errno = p, 0, 0
-	ready := op.read(s.fd)
-	n, errno := op.n, op.errno
-	op.p = nil
-	if !ready {
-		s.drained = true
-		return 0, ErrWouldBlock
+	for {
+		n, errno, more := s.inq.recv(s.fd, p)
+		switch errno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			s.drained = true
+			return 0, ErrWouldBlock
+		}
+		// Nothing left after these bytes, not even a FIN: what comes later
+		// reports readiness. (After EOF, a read finds EOF again.)
+		s.drained = errno == 0 && n > 0 && !more
+		return s.readResult(n, errno, nil)
 	}
-	// Less than asked for: the socket's queue was emptied; what comes later
-	// reports readiness. (EOF is not "empty": a read after it finds it again.)
-	s.drained = errno == 0 && n > 0 && n < len(p)
-	return s.readResult(n, errno, nil)
 }
 
 // PeerGone reports whether c's peer has closed or reset the connection: its FIN
