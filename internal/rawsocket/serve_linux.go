@@ -17,7 +17,7 @@ import (
 // Why: Go's poller begins every read with an attempt, and a server's read for the
 // next request, made right after its answer, finds nothing (EAGAIN): a system call
 // per request. Here no read is made once the socket has shown it has nothing more
-// (a read found nothing, or less than it asked for) until the poller reports new
+// (a read found nothing, or left nothing: inq_linux.go) until the poller reports new
 // bytes: readiness is reset once, as ServeReads begins, and every byte that arrives
 // after that wakes it, however long step runs. (A Read's own reset would forget
 // bytes that came while the last request was served: a pipelining client's.)
