@@ -73,7 +73,7 @@ func TestServeReadsWakesForBytesThatCameDuringAStep(t *testing.T) {
 	err := serveBytes(t, raw, func(got []byte) bool {
 		if string(got) == "first" {
 			// Serving the first: the next comes meanwhile, after the socket was
-			// read empty (a short read) and before the step returns.
+			// read empty (nothing left) and before the step returns.
 			_, _ = peer.Write([]byte(" second"))
 			time.Sleep(20 * time.Millisecond)
 			return false
