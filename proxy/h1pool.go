@@ -66,7 +66,8 @@ func (p *idlePool) take() *h1Conn {
 			pc.Close()
 			continue
 		}
-		if idle >= staleCheckAfter {
+		pc.wasIdle = idle >= staleCheckAfter
+		if pc.wasIdle {
 			// A response-header deadline left armed may have passed while it was
 			// idle; the probe would take that for an error.
 			pc.deadline.clear(pc.Conn)

@@ -169,8 +169,12 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 	err := writeRequest(bw, req)
 	if err == nil {
 		// Only when the read below reads (a pooled connection has nothing
-		// buffered; one that had would not reach it).
-		pc.out.last = pc.br.Buffered() == 0
+		// buffered; one that had would not reach it), and not on a connection
+		// that sat idle long enough to be probed: a pod's FIN arriving after the
+		// probe, before the request, reports no readiness again, and a pod that
+		// half-closed and lingers would then be waited for until the header
+		// timeout; the ordinary read finds that FIN at once (stale: sent again).
+		pc.out.last = pc.br.Buffered() == 0 && !pc.wasIdle
 		err = bw.Flush()
 		pc.out.last = false
 	}
@@ -292,6 +296,8 @@ type h1Conn struct {
 	raw    syscall.RawConn // for the stale probe; nil if the connection has none
 	pool   *idlePool
 	idleAt time.Time
+	// wasIdle: taken from the pool after staleCheckAfter, and probed.
+	wasIdle bool
 	// deadline is the response-header timeout's: it may outlive a response whose
 	// body was buffered with its head (see attempt).
 	deadline coarseDeadline
