@@ -29,6 +29,10 @@ type clientWatch struct {
 	// how many ticks in a row.
 	seenSeq   uint64
 	seenTicks int
+	// peekGap and peekIn are the watchdog's too: a peeked request is peeked again
+	// every peekGap ticks (doubling up to maxPeekGap), the next in peekIn; peeks
+	// counts them (tests hold the schedule to it).
+	peekGap, peekIn, peeks int
 	// exited receives once for every run, when it is over.
 	exited chan struct{}
 
@@ -58,6 +62,12 @@ const (
 	clientWatchTick  = 50 * time.Millisecond
 )
 
+// maxPeekGap: a request served inline that runs on (a long poll, an event stream)
+// is peeked at ever more rarely, down to once every 32 ticks (1.6 s): one system
+// call a tick for each of thousands of open streams would add up, and a client
+// that left such a request is as well found a second later.
+const maxPeekGap = 32
+
 func (cw *clientWatch) init(sc *h1ServerConn) {
 	cw.sc = sc
 	cw.exited = make(chan struct{}, 1)
@@ -78,7 +88,11 @@ func (cw *clientWatch) tick() {
 	switch cw.state.Load() {
 	case watchArmed:
 	case watchPeeking:
-		cw.peek()
+		if cw.peekIn--; cw.peekIn <= 0 {
+			cw.peekGap = min(2*cw.peekGap, maxPeekGap)
+			cw.peekIn = cw.peekGap
+			cw.peek()
+		}
 		return
 	default:
 		cw.seenTicks = 0
@@ -94,6 +108,7 @@ func (cw *clientWatch) tick() {
 	}
 	if cw.inline {
 		if cw.state.CompareAndSwap(watchArmed, watchPeeking) {
+			cw.peekGap, cw.peekIn = 1, 1
 			cw.peek()
 		}
 	} else if cw.state.CompareAndSwap(watchArmed, watchFired) {
@@ -154,14 +169,16 @@ func (cw *clientWatch) run() {
 	cw.mu.Unlock()
 }
 
-// peek is the watch of a request served inline, on the watchdog's goroutine, every
-// tick until the request ends: the serve goroutine holds the connection's reads
+// peek is the watch of a request served inline, on the watchdog's goroutine, until
+// the request ends: the serve goroutine holds the connection's reads
 // (rawsocket.ServeReads), so the socket's state is asked instead (its FIN or RST
-// has come), which reads nothing. A client gone is found within a tick of
-// leaving, not at once as run finds it (the requests watched have run for
-// clientWatchAfter already), and found though it sent bytes before it left (a
-// pipelined request, or TLS's close_notify), which end run's read.
+// has come), which reads nothing. The gaps between its looks double from one tick
+// to maxPeekGap: a client gone is found within 50–100 ms of leaving early in the
+// watch, within 1.6 s at the latest, not at once as run finds it; and found
+// though it sent bytes before it left (a pipelined request, or TLS's
+// close_notify), which end run's read.
 func (cw *clientWatch) peek() {
+	cw.peeks++
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
 	if cw.state.Load() == watchPeeking && !cw.gone && rawsocket.PeerGone(cw.sc.raw) {

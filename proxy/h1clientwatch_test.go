@@ -126,3 +126,39 @@ func TestClientWatchEndsTwice(t *testing.T) {
 		}
 	}
 }
+
+// A request served inline that runs on is peeked at ever more rarely: the gaps
+// double from one tick to maxPeekGap, and the schedule starts over with the next
+// request.
+func TestClientWatchPeeksLessOftenAsARequestRunsOn(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	sc := &h1ServerConn{c: a, raw: a, rw: a, br: bufio.NewReader(a)}
+	sc.cancel.init(context.Background())
+	sc.watch.init(sc)
+	fire := func() {
+		sc.watch.begin(nil, true)
+		for sc.watch.state.Load() != watchPeeking {
+			sc.watch.tick()
+		}
+	}
+	fire()
+	// Peeks at watch ticks 0 (firing), 1, 3, 7, 15, 31, then every 32: 63, 95,
+	// 127, 159, 191.
+	for range 200 {
+		sc.watch.tick()
+	}
+	if got := sc.watch.peeks; got != 11 {
+		t.Errorf("%d peeks in 200 ticks of a long request, want 11", got)
+	}
+	sc.watch.end()
+	sc.watch.peeks = 0
+	fire()
+	sc.watch.tick()
+	sc.watch.tick()
+	if got := sc.watch.peeks; got != 2 {
+		t.Errorf("the next request: %d peeks on its firing and 2 ticks after, want 2", got)
+	}
+	sc.watch.end()
+}

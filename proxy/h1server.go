@@ -34,8 +34,9 @@ import (
 //
 // Where it differs from net/http (the tests mark each difference):
 //   - a client that leaves is noticed once its request has run 100–150 ms
-//     (h1clientwatch.go), and, served inline, within one 50 ms tick after that,
-//     not at once: net/http reads in the background during every request for it;
+//     (h1clientwatch.go), and, served inline, 50 ms to 1.6 s after that (the
+//     longer the request, the rarer the look), not at once: net/http reads in the
+//     background during every request for it;
 //   - a request's context is its connection's: it ends when the client leaves or
 //     the connection closes, not when the handler returns (one context per request
 //     would cost allocations on every request, and nothing of the proxy's
