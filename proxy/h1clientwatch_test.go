@@ -96,16 +96,22 @@ func TestFastServerClientWatch(t *testing.T) {
 	})
 }
 
+// pipeWatched is a connection on a pipe with its client watch ready: for tests that
+// drive the watch by hand (a pipe is no raw socket: peeks find nothing).
+func pipeWatched(t *testing.T) *h1ServerConn {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	sc := &h1ServerConn{c: a, raw: a, rw: a, br: bufio.NewReader(a)}
+	sc.cancel.init(context.Background())
+	sc.watch.init(sc)
+	return sc
+}
+
 // TestClientWatchEndsTwice: end after end (a panic after the first, recovered by
 // serveRequest) returns at once, whether or not the watch had started, for a
 // request served inline (peeked at) or not (read from).
 func TestClientWatchEndsTwice(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	sc := &h1ServerConn{c: a, raw: a, rw: a, br: bufio.NewReader(a)}
-	sc.cancel.init(context.Background())
-	sc.watch.init(sc)
+	sc := pipeWatched(t)
 	for _, inline := range []bool{false, true} {
 		fired := watchFired
 		if inline {
@@ -131,12 +137,7 @@ func TestClientWatchEndsTwice(t *testing.T) {
 // double from one tick to maxPeekGap, and the schedule starts over with the next
 // request.
 func TestClientWatchPeeksLessOftenAsARequestRunsOn(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	sc := &h1ServerConn{c: a, raw: a, rw: a, br: bufio.NewReader(a)}
-	sc.cancel.init(context.Background())
-	sc.watch.init(sc)
+	sc := pipeWatched(t)
 	fire := func() {
 		sc.watch.begin(nil, true)
 		for sc.watch.state.Load() != watchPeeking {
