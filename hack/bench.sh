@@ -55,10 +55,9 @@ export PATH="$PATH:/usr/sbin"
 go build -o bin/demo-backend ./hack/demo-backend
 go build -o bin/gofloor ./hack/gofloor
 go build -o bin/evfloor ./hack/evfloor
-for i in 1 2 3; do
-  bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
-  pids+=($!); backends+=($!)
-done
+# shellcheck source=hack/benchlib.sh
+source hack/benchlib.sh
+start_backends
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
 # Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
@@ -77,11 +76,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$RUN/bench.key" -out "$RUN/bench.crt" >/dev/null 2>&1
 cat "$RUN/bench.crt" "$RUN/bench.key" >"$RUN/bench.pem"
 
-head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
-bin/sticky-ingress --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
-  --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
-  --zap-log-level error >"$RUN/sticky.log" 2>&1 &
-pids+=($!); PID[sticky]=$!
+start_sticky bin/sticky-ingress
+PID[sticky]=$STICKY_PID
 bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/gofloor.log" 2>&1 &
 pids+=($!); PID[floor]=$!
 bin/evfloor 127.0.0.1:18580 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/evfloor.log" 2>&1 &
@@ -104,45 +100,17 @@ for p in $PEERS; do
   esac
 done
 
-wait_up() { # name url host
-  for _ in $(seq 1 100); do
-    curl -fs -o /dev/null -H "Host: $3" "$2" && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not come up"; cat "$RUN"/*.log; exit 1
-}
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
 for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
-# A port taken by something else (a proxy or backend left over from an earlier run)
-# answers wait_up while the process started here has exited: it would be measured
-# instead.
-alive() { # name pid
-  kill -0 "$2" 2>/dev/null || { echo "bench: $1 exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
-}
 for p in "${!PID[@]}"; do alive "$p" "${PID[$p]}"; done
 for b in "${backends[@]}"; do alive "a backend" "$b"; done
 
-# sticky_cookie proxy -> "Name=value" of the affinity cookie it issues.
-sticky_cookie() {
-  local host=x; [[ "$1" == sticky ]] && host=cookie.bench
-  curl -si -H "Host: $host" "http://127.0.0.1:${COOKIE_PORT[$1]}/" |
-    awk -F'[:;] *' 'tolower($1)=="set-cookie" {print $2; exit}' | tr -d '\r'
-}
 declare -A COOKIE
 for p in sticky $PEERS; do
-  COOKIE[$p]="$(sticky_cookie "$p")"
+  host=x; [[ "$p" == sticky ]] && host=cookie.bench
+  COOKIE[$p]="$(issued_cookie "http://127.0.0.1:${COOKIE_PORT[$p]}/" "$host")"
   [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
 done
-
-# cpu_ticks pid -> "user system" clock ticks of pid and its children (nginx's workers).
-cpu_ticks() {
-  local u=0 s=0 p t
-  for p in "$1" $(pgrep -P "$1" || true); do
-    read -r t < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
-    u=$((u + ${t% *})); s=$((s + ${t#* }))
-  done
-  echo "$u $s"
-}
 
 # run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request"
 run_wrk() {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# hack/ab.sh BIN_A BIN_B [SCENARIO]: an A/B of two sticky-ingress builds, the way we
+# judge a change on a noisy machine. The two run in turn, round after round, each
+# started afresh on the bench manifests (hack/bench), warmed up and then driven by
+# wrk; every round's req/s, p99 and CPU time per request are printed, then each
+# build's medians. A drift of the machine hits both builds alike, and CPU per
+# request drifts less than req/s: it is the figure to judge by.
+#
+#   git stash; go build -o /tmp/a ./cmd/sticky-ingress; git stash pop
+#   go build -o /tmp/b ./cmd/sticky-ingress
+#   AB_ROUNDS=4 hack/ab.sh /tmp/a /tmp/b cookie-hit
+#
+# SCENARIO: cookie-hit (the default), cookie-new, cookie-hit-tls or source-ip, as in
+# `make bench`. AB_ROUNDS (3), AB_DURATION (5s), AB_CONNECTIONS (64).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $# -ge 2 ]] || { sed -n '2,15p' "$0"; exit 2; }
+A="$1" B="$2" SCENARIO="${3:-cookie-hit}"
+ROUNDS="${AB_ROUNDS:-3}" DURATION="${AB_DURATION:-5s}" CONNS="${AB_CONNECTIONS:-64}"
+command -v wrk >/dev/null || { echo "ab: wrk is missing (apt-get install wrk, or run make bench once)"; exit 1; }
+host=cookie.bench url=http://127.0.0.1:18080/
+case "$SCENARIO" in
+  cookie-hit | cookie-new) ;;
+  cookie-hit-tls) url=https://127.0.0.1:18443/ ;;
+  source-ip) host=ip.bench ;;
+  *) echo "ab: unknown scenario $SCENARIO"; exit 2 ;;
+esac
+
+RUN="$(mktemp -d)"
+pids=()
+backends=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT INT TERM
+# shellcheck source=hack/benchlib.sh
+source hack/benchlib.sh
+go build -o bin/demo-backend ./hack/demo-backend
+start_backends
+
+# measure binary -> "req/s p99-ms cpu-µs user-µs" of one round.
+measure() {
+  start_sticky "$1"
+  wait_up "$1" http://127.0.0.1:18080/ cookie.bench
+  alive "$1" "$STICKY_PID"
+  local args=()
+  [[ "$SCENARIO" == cookie-hit* ]] && args=(-H "Cookie: $(issued_cookie http://127.0.0.1:18080/ cookie.bench)")
+  wrk -t1 -c"$CONNS" -d2s -H "Host: $host" "${args[@]}" "$url" >/dev/null 2>&1 || true # warm-up
+  local t0 t1
+  t0="$(cpu_ticks "$STICKY_PID")"
+  wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" "$url" >"$RUN/wrk.out" 2>&1 || true
+  t1="$(cpu_ticks "$STICKY_PID")"
+  kill "$STICKY_PID"
+  wait "$STICKY_PID" 2>/dev/null || true
+  awk -v u="$((${t1% *} - ${t0% *}))" -v s="$((${t1#* } - ${t0#* }))" -v hz="$(getconf CLK_TCK)" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    / requests in / { n = $1 }
+    /Requests\/sec:/ { r = $2 }
+    $1 == "99%" { p99 = ms($2) }
+    END { if (n > 0) printf "%.0f %.2f %.1f %.1f\n", r, p99, (u + s) * 1e6 / hz / n, u * 1e6 / hz / n }
+  ' "$RUN/wrk.out"
+}
+
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
+echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"
+printf '%-5s %-3s %8s %8s %8s %8s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs"
+declare -A CPU=()
+for round in $(seq 1 "$ROUNDS"); do
+  for bin in A B; do
+    read -r r p99 cpu usr < <(measure "${!bin}")
+    printf '%-5s %-3s %8s %8s %8s %8s\n' "$round" "$bin" "$r" "$p99" "$cpu" "$usr"
+    CPU[$bin]+="$cpu "
+  done
+done
+a="$(tr ' ' '\n' <<<"${CPU[A]}" | grep . | median)"
+b="$(tr ' ' '\n' <<<"${CPU[B]}" | grep . | median)"
+awk -v a="$a" -v b="$b" 'BEGIN { printf "median CPU µs per request: A %.1f, B %.1f (B/A %.3f)\n", a, b, b / a }'

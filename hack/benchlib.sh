@@ -1,0 +1,54 @@
+# Shared by hack/bench.sh and hack/ab.sh (sourced): the benchmark's backends, the
+# sticky-ingress it measures, and how a proxy's CPU time is read. Expects RUN (a
+# scratch directory whose *.log files are shown on failure) and the arrays pids
+# (everything to stop on exit) and backends.
+
+# start_backends: the three stateless demo backends on 127.0.0.21-23:9100.
+start_backends() {
+  local i
+  for i in 1 2 3; do
+    bin/demo-backend --stateless --listen "127.0.0.2$i:9100" --name "app-$i" >"$RUN/backend-$i.log" 2>&1 &
+    pids+=($!); backends+=($!)
+  done
+}
+
+# start_sticky binary -> STICKY_PID: sticky-ingress on the bench manifests, HTTP on
+# 18080 and HTTPS on 18443, with a cookie key of its own (made once per RUN).
+start_sticky() {
+  [[ -s "$RUN/cookie-keys" ]] || head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
+  "$1" --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
+    --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
+    --zap-log-level error >"$RUN/sticky.log" 2>&1 &
+  STICKY_PID=$!
+  pids+=($STICKY_PID)
+}
+
+wait_up() { # name url host
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null -H "Host: $3" "$2" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up"; cat "$RUN"/*.log; exit 1
+}
+
+# A port taken by something else (a proxy or backend left over from an earlier run)
+# answers wait_up while the process started here has exited: it would be measured
+# instead.
+alive() { # name pid
+  kill -0 "$2" 2>/dev/null || { echo "bench: $1 exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
+}
+
+# issued_cookie url host -> "Name=value" of the affinity cookie the proxy issues.
+issued_cookie() {
+  curl -si -H "Host: $2" "$1" | awk -F'[:;] *' 'tolower($1)=="set-cookie" {print $2; exit}' | tr -d '\r'
+}
+
+# cpu_ticks pid -> "user system" clock ticks of pid and its children (nginx's workers).
+cpu_ticks() {
+  local u=0 s=0 p t
+  for p in "$1" $(pgrep -P "$1" || true); do
+    read -r t < <(awk '{print $14, $15}' "/proc/$p/stat" 2>/dev/null || echo "0 0")
+    u=$((u + ${t% *})); s=$((s + ${t#* }))
+  done
+  echo "$u $s"
+}
