@@ -26,15 +26,6 @@ case "$SCENARIO" in
   *) echo "ab: unknown scenario $SCENARIO"; exit 2 ;;
 esac
 
-RUN="$(mktemp -d)"
-pids=()
-backends=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$RUN"
-}
-trap cleanup EXIT INT TERM
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
 go build -o bin/demo-backend ./hack/demo-backend

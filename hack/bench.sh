@@ -22,16 +22,8 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
 PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
-RUN="$(mktemp -d)"
-pids=()
-backends=()
-
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$RUN"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=hack/benchlib.sh
+source hack/benchlib.sh
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -55,8 +47,6 @@ export PATH="$PATH:/usr/sbin"
 go build -o bin/demo-backend ./hack/demo-backend
 go build -o bin/gofloor ./hack/gofloor
 go build -o bin/evfloor ./hack/evfloor
-# shellcheck source=hack/benchlib.sh
-source hack/benchlib.sh
 start_backends
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 

@@ -1,7 +1,18 @@
-# Shared by hack/bench.sh and hack/ab.sh (sourced): the benchmark's backends, the
-# sticky-ingress it measures, and how a proxy's CPU time is read. Expects RUN (a
-# scratch directory whose *.log files are shown on failure) and the arrays pids
-# (everything to stop on exit) and backends.
+# Shared by hack/bench.sh and hack/ab.sh (sourced from the repository's root): the
+# run's scratch directory RUN (its *.log files are shown on failure), what to stop on
+# exit (pids; backends among them), the benchmark's backends, the sticky-ingress it
+# measures, and how a process's CPU time is read.
+
+RUN="$(mktemp -d)"
+pids=()
+backends=()
+
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT INT TERM
 
 # start_backends: the three stateless demo backends on 127.0.0.21-23:9100.
 start_backends() {
