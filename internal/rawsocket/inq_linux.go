@@ -42,8 +42,8 @@ func (r *inqRead) enable(rc syscall.RawConn) {
 // kernel said the socket holds nothing after the read; without TCP_INQ it is true.
 func (r *inqRead) recv(fd uintptr, p []byte) (n int, errno syscall.Errno, more bool) {
 	if !r.on {
-		m, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
-		return int(m), e, true
+		n, errno = recvfrom(fd, p)
+		return n, errno, true
 	}
 	r.iov.Base = &p[0]
 	r.iov.SetLen(len(p))

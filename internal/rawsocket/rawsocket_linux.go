@@ -153,10 +153,10 @@ func (s *rawSocketConn) run(op *rawSocketOp, p []byte, through func(func(fd uint
 // read makes one recvfrom(2); false means "not ready yet: wait and call again".
 func (op *rawSocketOp) read(fd uintptr) bool {
 	for {
-		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)), 0, 0, 0)
+		n, errno := recvfrom(fd, op.p)
 		switch errno {
 		case 0:
-			op.n = int(n)
+			op.n = n
 			return true
 		case syscall.EINTR:
 			continue
@@ -166,6 +166,12 @@ func (op *rawSocketOp) read(fd uintptr) bool {
 		op.errno = errno
 		return true
 	}
+}
+
+// recvfrom is one recvfrom(2) into p (len(p) > 0).
+func recvfrom(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	return int(n), errno
 }
 
 // write writes all of op.p, as net.Conn's Write does; false means "the socket's

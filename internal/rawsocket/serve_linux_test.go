@@ -220,3 +220,19 @@ func TestWritesDuringAndAfterServeReads(t *testing.T) {
 		t.Fatalf("the peer read %d bytes, not the %d written in order", len(b), len(want))
 	}
 }
+
+// Without TCP_INQ (a kernel before 4.18), only a read that finds nothing lets
+// ServeReads wait: bytes and a FIN that came before it began are read all the same.
+func TestServeReadsWithoutTCPInq(t *testing.T) {
+	raw, peer := socketPair(t)
+	raw.(*rawSocketConn).inq.tried = true // as if the kernel had refused it
+	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = peer.Write([]byte("bye"))
+	peer.CloseWrite()
+	time.Sleep(20 * time.Millisecond)
+	var seen string
+	err := serveBytes(t, raw, func(got []byte) bool { seen = string(got); return false })
+	if err != nil || seen != "bye" {
+		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
+	}
+}
