@@ -10,7 +10,7 @@ import (
 // busy keep-alive connection re-arming one per request (the client's idle deadline,
 // a pod's response-header timeout) paid for that on every request.
 type coarseDeadline struct {
-	at time.Time // zero: none armed
+	at time.Duration // monoNow's clock; zero: none armed
 }
 
 // deadlineSlack: an armed deadline is kept while it ends at most this much (or an
@@ -24,22 +24,22 @@ func (cd *coarseDeadline) arm(c net.Conn, d time.Duration) {
 		cd.clear(c)
 		return
 	}
-	want := time.Now().Add(d)
+	want := monoNow() + d
 	slack := min(deadlineSlack, d/8)
-	if !cd.at.IsZero() && !cd.at.After(want) && cd.at.Add(slack).After(want) {
+	if cd.at != 0 && cd.at <= want && cd.at+slack > want {
 		return
 	}
 	cd.at = want
-	_ = c.SetReadDeadline(want)
+	_ = c.SetReadDeadline(deadlineAt(want))
 }
 
 // clear lifts c's read deadline, if one is armed.
 func (cd *coarseDeadline) clear(c net.Conn) {
-	if !cd.at.IsZero() {
-		cd.at = time.Time{}
+	if cd.at != 0 {
+		cd.at = 0
 		_ = c.SetReadDeadline(time.Time{})
 	}
 }
 
 // forget: something else moved the deadline; the next arm sets it anew.
-func (cd *coarseDeadline) forget() { cd.at = time.Time{} }
+func (cd *coarseDeadline) forget() { cd.at = 0 }

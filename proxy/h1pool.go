@@ -27,7 +27,7 @@ type idlePool struct {
 	conns []*h1Conn // idle, oldest first
 	// lastPut is when a connection last came back: a pool is dropped only when it
 	// has been empty that long, not when every connection is merely busy.
-	lastPut time.Time
+	lastPut time.Duration // monoNow's clock
 	// dead: the sweep dropped this pool from the map; connections are no longer
 	// put here (they would never be taken) but closed.
 	dead bool
@@ -61,7 +61,7 @@ func (p *idlePool) take() *h1Conn {
 		p.conns[n-1] = nil
 		p.conns = p.conns[:n-1]
 		p.mu.Unlock()
-		idle := time.Since(pc.idleAt)
+		idle := monoNow() - pc.idleAt
 		if idle > p.owner.idleTimeout {
 			pc.Close()
 			continue
@@ -82,7 +82,7 @@ func (p *idlePool) take() *h1Conn {
 
 // put keeps pc for reuse, unless the pool is full.
 func (p *idlePool) put(pc *h1Conn) {
-	pc.idleAt = time.Now()
+	pc.idleAt = monoNow()
 	p.mu.Lock()
 	if p.dead || len(p.conns) >= p.owner.maxPerHost {
 		p.mu.Unlock()
@@ -111,14 +111,14 @@ func (ps *idlePools) armSweep() {
 // sweep closes connections idle past the timeout and drops pools unused that long;
 // it arms itself again while pools are left.
 func (ps *idlePools) sweep() {
-	now := time.Now()
+	now := monoNow()
 	left := false
 	ps.m.Range(func(k, v any) bool {
 		p := v.(*idlePool)
 		var expired []*h1Conn
 		p.mu.Lock()
 		i := 0
-		for i < len(p.conns) && now.Sub(p.conns[i].idleAt) > ps.idleTimeout {
+		for i < len(p.conns) && now-p.conns[i].idleAt > ps.idleTimeout {
 			i++
 		}
 		if i > 0 {
@@ -127,7 +127,7 @@ func (ps *idlePools) sweep() {
 			clear(p.conns[n:])
 			p.conns = p.conns[:n]
 		}
-		if len(p.conns) == 0 && now.Sub(p.lastPut) > ps.idleTimeout {
+		if len(p.conns) == 0 && now-p.lastPut > ps.idleTimeout {
 			p.dead = true
 			ps.m.CompareAndDelete(k, p)
 		} else {

@@ -488,3 +488,67 @@ func TestH1ResponseHeaderDeadlineAcrossRequests(t *testing.T) {
 		t.Fatalf("slow header on a reused connection: %v, want a timeout", err)
 	}
 }
+
+// writeBuffered writes a small answer's body in one Write and hands the connection
+// back as a read to the end would; a body not all buffered is left to Read.
+func TestH1BufferedBodyWrittenAtOnce(t *testing.T) {
+	big := strings.Repeat("x", 256<<10)
+	s := startCounting(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			_, _ = io.WriteString(w, big)
+			return
+		}
+		_, _ = io.WriteString(w, "hello")
+	})
+	h1 := newTestH1(t, nil)
+	get := func(path string) *h1Body {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		resp, err := h1.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := resp.Body.(*h1Body)
+		if !ok {
+			t.Fatalf("body is a %T", resp.Body)
+		}
+		return b
+	}
+
+	var out strings.Builder
+	b := get("/")
+	if done, err := b.writeBuffered(&out); !done || err != nil || out.String() != "hello" {
+		t.Fatalf("writeBuffered: %v, %v, wrote %q", done, err, out.String())
+	}
+	if n, err := b.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after writeBuffered: %d, %v; want io.EOF", n, err)
+	}
+	b.Close()
+
+	b = get("/")
+	if done, err := b.writeBuffered(shortWriter{}); !done || err != io.ErrShortWrite {
+		t.Fatalf("short write: %v, %v; want io.ErrShortWrite", done, err)
+	}
+	b.Close()
+
+	out.Reset()
+	b = get("/big")
+	if done, err := b.writeBuffered(&out); done || err != nil || out.Len() != 0 {
+		t.Fatalf("a body larger than the buffer: %v, %v, wrote %d bytes; want it left to Read", done, err, out.Len())
+	}
+	if rest, err := io.ReadAll(b); err != nil || string(rest) != big {
+		t.Fatalf("Read after a declined writeBuffered: %d bytes, %v", len(rest), err)
+	}
+	b.Close()
+	if done, _ := b.writeBuffered(&out); done {
+		t.Fatal("writeBuffered on a finished body wrote")
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1: an answer written at once is read to its end", n)
+	}
+}
+
+// shortWriter takes one byte less than it is given.
+type shortWriter struct{}
+
+func (shortWriter) Write(p []byte) (int, error) { return max(len(p)-1, 0), nil }

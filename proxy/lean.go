@@ -377,6 +377,14 @@ func (u *upstream) copyLean(w http.ResponseWriter, res *http.Response, flushEach
 		// written, even before any body arrives: a stream's client must see it.
 		_ = flush()
 	}
+	if b, ok := res.Body.(*h1Body); ok {
+		if done, err := b.writeBuffered(w); done {
+			if flush != nil {
+				_ = flush()
+			}
+			return err
+		}
+	}
 	buf := bufferPool{}.Get()
 	defer bufferPool{}.Put(buf)
 	for {

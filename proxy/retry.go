@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy/affinity"
 )
@@ -31,7 +30,7 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 	if x == nil {
 		return t.u.base.RoundTrip(req)
 	}
-	start := time.Now()
+	start := monoNow()
 	x.began = x.decision.Endpoint
 	x.began.State.Begin()
 	first, guard := req, (*bodyGuard)(nil)
@@ -45,7 +44,7 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 		(guard == nil || !guard.touched.Load()) {
 		resp, err = t.retry(req, x, err)
 	}
-	x.backend.metrics.upstreamLatency.Observe(time.Since(start).Seconds())
+	x.backend.metrics.upstreamLatency.Observe((monoNow() - start).Seconds())
 	return resp, err
 }
 
