@@ -401,6 +401,11 @@ func (b *h1Body) Read(p []byte) (int, error) {
 // finishes the body as reading it to the end would. Copying it through Read costs a
 // pooled buffer, a copy and two calls more. It reports false, having done nothing,
 // for any other body: the caller copies it the ordinary way.
+//
+// The connection goes back to the pool after the Write, not before it as with Read
+// (the bytes written are its buffer's): at most 4 KiB, which a client's writer
+// takes into its own buffer or its socket's, so the pod's connection is held for a
+// copy, not for a client.
 func (b *h1Body) writeBuffered(w io.Writer) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
