@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hack/ab.sh BIN_A BIN_B [SCENARIO]: an A/B of two sticky-ingress builds, the way we
-# judge a change on a noisy machine. The two run in turn, round after round, each
+# judge a change on a noisy machine. The two run in turn (A B, B A, …), each
 # started afresh on the bench manifests (hack/bench), warmed up and then driven by
 # wrk; every round's req/s, p99 and CPU time per request are printed, then each
 # build's medians. A drift of the machine hits both builds alike, and CPU per
@@ -60,7 +60,9 @@ echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"
 printf '%-5s %-3s %8s %8s %8s %8s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs"
 declare -A CPU=()
 for round in $(seq 1 "$ROUNDS"); do
-  for bin in A B; do
+  order="A B"
+  ((round % 2)) || order="B A" # A B, B A, A B, …: neither always runs first
+  for bin in $order; do
     read -r r p99 cpu usr < <(measure "${!bin}")
     printf '%-5s %-3s %8s %8s %8s %8s\n' "$round" "$bin" "$r" "$p99" "$cpu" "$usr"
     CPU[$bin]+="$cpu "

@@ -7,11 +7,12 @@
 # direct-to-backend as the ceiling; hack/gofloor (the least a goroutine-per-connection
 # Go proxy can do) as Go's floor, and hack/evfloor (the same work on an epoll event
 # loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate
-# between proxies round by round, so a noisy machine skews every proxy alike, and the
-# median round is reported. Each proxy's CPU time per
-# request is measured too, and the user-space part of it: where wrk, the backends and
-# the proxy share the machine, it is what decides throughput, and it drifts less than
-# req/s; the kernel's part (the same socket calls for every proxy) is the rest.
+# between proxies round by round, so a noisy machine skews every proxy alike, each
+# round starting with the next proxy, and the median round is reported. Each proxy's
+# CPU time per request is measured too, and the user-space part of it: where wrk, the
+# backends and the proxy share the machine, it is what decides throughput, and it
+# drifts less than req/s; the kernel's part (the same socket calls for every proxy)
+# is the rest.
 #
 #   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
 set -euo pipefail
@@ -140,12 +141,21 @@ run_wrk() {
 
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
+# rotated round name... -> the names, starting one further along each round: every
+# proxy takes every place in the order, so none always runs first after a switch of
+# scenario (or right after another given one).
+rotated() {
+  local round="$1"; shift
+  local names=("$@") s=$(( (round - 1) % $# ))
+  echo "${names[@]:s}" "${names[@]:0:s}"
+}
+
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
 printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=() CPU=() USR=()
   for round in $(seq 1 "$ROUNDS"); do
-    for p in sticky $PEERS floor evfloor direct; do
+    for p in $(rotated "$round" sticky $PEERS) floor evfloor direct; do
       [[ ("$p" == direct || "$p" == floor || "$p" == evfloor) && "$scenario" != cookie-hit ]] && continue
       read -r reqs p50 p99 errs cpu usr < <(run_wrk "$p" "$scenario")
       R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "
