@@ -8,18 +8,20 @@
 # Go proxy can do) as Go's floor, and hack/evfloor (the same work on an epoll event
 # loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate
 # between proxies round by round, so a noisy machine skews every proxy alike, each
-# round starting with the next proxy, and the median round is reported. Each proxy's
-# CPU time per request is measured too, and the user-space part of it: where wrk, the
-# backends and the proxy share the machine, it is what decides throughput, and it
-# drifts less than req/s; the kernel's part (the same socket calls for every proxy)
-# is the rest.
+# round starting with the next proxy; medians are reported, and each ratio to a peer
+# is the median of the rounds' own ratios (the two runs of a round are seconds apart,
+# while this virtual machine's speed drifts by a third within minutes). Every proxy
+# is warmed up first, with the same load. Each proxy's CPU time per request is
+# measured too, and the user-space part of it: where wrk, the backends and the proxy
+# share the machine, it is what decides throughput, and it drifts less than req/s;
+# the kernel's part (the same socket calls for every proxy) is the rest.
 #
-#   BENCH_DURATION=5s BENCH_ROUNDS=3 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
+#   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION="${BENCH_DURATION:-5s}"
-ROUNDS="${BENCH_ROUNDS:-3}"
+DURATION="${BENCH_DURATION:-3s}"
+ROUNDS="${BENCH_ROUNDS:-5}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
 PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
@@ -150,7 +152,22 @@ rotated() {
   echo "${names[@]:s}" "${names[@]:0:s}"
 }
 
-echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, median shown; $(nproc) cores"
+# paired_ratio "ours…" "theirs…" -> the median over rounds of ours/theirs, the lists
+# in round order.
+paired_ratio() {
+  paste <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) |
+    awk '$2 > 0 { print $1 / $2 }' | median
+}
+
+# The first seconds of a process's load cost more (Go's heap and pools growing,
+# goroutine stacks, connections to the backends): every proxy gets the same warm-up.
+for p in sticky $PEERS floor evfloor; do
+  host=x; [[ "$p" == sticky ]] && host=cookie.bench
+  wrk -t"$THREADS" -c"$CONNS" -d2s -H "Host: $host" -H "Cookie: ${COOKIE[$p]:-none=1}" \
+    "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
+done
+
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores"
 printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=() CPU=() USR=()
@@ -162,8 +179,6 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
-  us_r="$(tr ' ' '\n' <<<"${R[sticky]}" | grep . | median)"
-  us_p99="$(tr ' ' '\n' <<<"${P99[sticky]}" | grep . | median)"
   for p in sticky $PEERS floor evfloor direct; do
     [[ -z "${R[$p]:-}" ]] && continue
     r="$(tr ' ' '\n' <<<"${R[$p]}" | grep . | median)"
@@ -173,8 +188,8 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
     usr="$(tr ' ' '\n' <<<"${USR[$p]}" | grep . | median)"
     ratio="-"; pratio="-"
     if [[ "$p" != sticky ]]; then
-      ratio="$(awk -v a="$us_r" -v b="$r" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
-      pratio="$(awk -v a="$us_p99" -v b="$p99" 'BEGIN { printf (b > 0 ? "%.2fx" : "-"), a / b }')"
+      ratio="$(paired_ratio "${R[sticky]}" "${R[$p]}" | awk '{ printf "%.2fx", $1 }')"
+      pratio="$(paired_ratio "${P99[sticky]}" "${P99[$p]}" | awk '{ printf "%.2fx", $1 }')"
     fi
     case "$p" in
       sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;;
@@ -185,8 +200,8 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   unset R P50 P99 CPU USR
 done
 echo
-echo "us/peer: sticky-ingress req/s divided by the peer's (>1: we are faster)."
-echo "p99 ratio: our p99 divided by the peer's (<1: our tail is shorter)."
+echo "us/peer: sticky-ingress req/s divided by the peer's in the same round, the median over rounds (>1: we are faster)."
+echo "p99 ratio: our p99 divided by the peer's, the same way (<1: our tail is shorter)."
 echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
 echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
 echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
