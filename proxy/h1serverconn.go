@@ -148,7 +148,7 @@ func (sc *h1ServerConn) serve() {
 			case headHandOff:
 				next = nextHandOff
 			default:
-				next = sc.serveHead(n, false)
+				next = sc.serveHead(n)
 			}
 		}
 		switch next {
@@ -189,7 +189,7 @@ func (sc *h1ServerConn) inlineStep() bool {
 			sc.next = nextHandOff
 			return true
 		}
-		if sc.next = sc.serveHead(n, true); sc.next != nextRequest {
+		if sc.next = sc.serveHead(n); sc.next != nextRequest {
 			return true
 		}
 	}
@@ -198,13 +198,13 @@ func (sc *h1ServerConn) inlineStep() bool {
 // serveHead serves the request whose head is the first n buffered bytes and reports
 // what the connection does next. Served inline, a request whose body is not all
 // buffered yet is left for the blocking path (nextBlocking), head and all.
-func (sc *h1ServerConn) serveHead(n int, inline bool) int {
+func (sc *h1ServerConn) serveHead(n int) int {
 	b, _ := sc.br.Peek(n)
 	sc.req = *sc.template
 	if !parseRequestHead(sc.heads.string(b), &sc.head) || !fastEligible(&sc.req) {
 		return nextHandOff
 	}
-	if inline && sc.req.ContentLength > int64(sc.br.Buffered()-n) {
+	if sc.inline && sc.req.ContentLength > int64(sc.br.Buffered()-n) {
 		return nextBlocking
 	}
 	_, _ = sc.br.Discard(n)

@@ -148,7 +148,7 @@ var (
 
 // ServeHTTP is the request path: snapshot → match → pick → proxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var start time.Time // for the access log's duration: a clock read is ~55 ns here
+	var start time.Time // for the access log's duration: time.Now reads two clocks (monoclock.go)
 	if s.access.w != nil {
 		start = time.Now()
 	}

@@ -120,10 +120,7 @@ func (s *rawSocketConn) writeNow(p []byte) (n int, err error, ok bool) {
 	}
 	n, errno := send(s.fd, p)
 	if errno == syscall.EAGAIN {
-		op.p, op.n, op.errno = p, n, 0
-		err = s.rc.Write(op.call)
-		n, errno = op.n, op.errno
-		op.p = nil
+		n, errno, err = op.wait(p, n, s.rc.Write)
 	}
 	n, err = s.writeResult(n, errno, err)
 	return n, err, true
@@ -144,7 +141,13 @@ func (s *rawSocketConn) writeResult(n int, errno syscall.Errno, err error) (int,
 func (s *rawSocketConn) run(op *rawSocketOp, p []byte, through func(func(fd uintptr) bool) error) (int, syscall.Errno, error) {
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	op.p, op.n, op.errno = p, 0, 0
+	return op.wait(p, 0, through)
+}
+
+// wait makes op's call on p, of which done bytes are done already, through the
+// poller; op.mu is held.
+func (op *rawSocketOp) wait(p []byte, done int, through func(func(fd uintptr) bool) error) (int, syscall.Errno, error) {
+	op.p, op.n, op.errno = p, done, 0
 	err := through(op.call)
 	op.p = nil
 	return op.n, op.errno, err
