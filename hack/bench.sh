@@ -71,9 +71,11 @@ cat "$RUN/bench.crt" "$RUN/bench.key" >"$RUN/bench.pem"
 
 start_sticky bin/sticky-ingress
 PID[sticky]=$STICKY_PID
-bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/gofloor.log" 2>&1 &
+# The floors stand beside the pinned runs (cookie-hit), so they have the one backend
+# a pinned session has: app-1, which every proxy's cookie pins to (issued_cookie).
+bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 >"$RUN/gofloor.log" 2>&1 &
 pids+=($!); PID[floor]=$!
-bin/evfloor 127.0.0.1:18580 127.0.0.21:9100 127.0.0.22:9100 127.0.0.23:9100 >"$RUN/evfloor.log" 2>&1 &
+bin/evfloor 127.0.0.1:18580 127.0.0.21:9100 >"$RUN/evfloor.log" 2>&1 &
 pids+=($!); PID[evfloor]=$!
 for p in $PEERS; do
   case "$p" in
@@ -205,3 +207,4 @@ echo "p99 ratio: our p99 divided by the peer's, the same way (<1: our tail is sh
 echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
 echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
 echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
+echo "Pinned runs, the floors and the ceiling all load one backend, app-1: every proxy's cookie pins there."

@@ -49,9 +49,17 @@ alive() { # name pid
   kill -0 "$2" 2>/dev/null || { echo "bench: $1 exited (is its port taken?)"; cat "$RUN"/*.log; exit 1; }
 }
 
-# issued_cookie url host -> "Name=value" of the affinity cookie the proxy issues.
+# issued_cookie url host -> "Name=value" of an affinity cookie the proxy issues that
+# pins to app-1 (127.0.0.21), the backend the direct ceiling and the floors use: so
+# every pinned run loads the same backend process, whichever one a proxy picks first.
 issued_cookie() {
-  curl -si -H "Host: $2" "$1" | awk -F'[:;] *' 'tolower($1)=="set-cookie" {print $2; exit}' | tr -d '\r'
+  local answer
+  for _ in $(seq 1 24); do
+    answer="$(curl -si -H "Host: $2" "$1" | tr -d '\r')"
+    [[ "$answer" == *"server: app-1"* ]] || continue
+    awk -F'[:;] *' 'tolower($1)=="set-cookie" {print $2; exit}' <<<"$answer"
+    return
+  done
 }
 
 # cpu_ticks pid -> "user system" clock ticks of pid and its children (nginx's workers).
