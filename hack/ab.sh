@@ -31,7 +31,7 @@ source hack/benchlib.sh
 go build -o bin/demo-backend ./hack/demo-backend
 start_backends
 
-# measure binary -> "req/s p99-ms cpu-µs user-µs" of one round.
+# measure binary -> wrk_figures of one round.
 measure() {
   start_sticky "$1"
   wait_up "$1" http://127.0.0.1:18080/ cookie.bench
@@ -45,16 +45,8 @@ measure() {
   t1="$(cpu_ticks "$STICKY_PID")"
   kill "$STICKY_PID"
   wait "$STICKY_PID" 2>/dev/null || true
-  awk -v u="$((${t1% *} - ${t0% *}))" -v s="$((${t1#* } - ${t0#* }))" -v hz="$(getconf CLK_TCK)" '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    / requests in / { n = $1 }
-    /Requests\/sec:/ { r = $2 }
-    $1 == "99%" { p99 = ms($2) }
-    END { if (n > 0) printf "%.0f %.2f %.1f %.1f\n", r, p99, (u + s) * 1e6 / hz / n, u * 1e6 / hz / n }
-  ' "$RUN/wrk.out"
+  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "$STICKY_PID"
 }
-
-median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"
 printf '%-5s %-3s %8s %8s %8s %8s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs"
@@ -63,11 +55,11 @@ for round in $(seq 1 "$ROUNDS"); do
   order="A B"
   ((round % 2)) || order="B A" # A B, B A, A B, …: neither always runs first
   for bin in $order; do
-    read -r r p99 cpu usr < <(measure "${!bin}")
+    read -r r _ p99 _ cpu usr < <(measure "${!bin}")
     printf '%-5s %-3s %8s %8s %8s %8s\n' "$round" "$bin" "$r" "$p99" "$cpu" "$usr"
     CPU[$bin]+="$cpu "
   done
 done
-a="$(tr ' ' '\n' <<<"${CPU[A]}" | grep . | median)"
-b="$(tr ' ' '\n' <<<"${CPU[B]}" | grep . | median)"
+a="$(median_of "${CPU[A]}")"
+b="$(median_of "${CPU[B]}")"
 awk -v a="$a" -v b="$b" 'BEGIN { printf "median CPU µs per request: A %.1f, B %.1f (B/A %.3f)\n", a, b, b / a }'

@@ -127,23 +127,8 @@ run_wrk() {
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
     "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
   [[ -n "${PID[$p]:-}" ]] && t1="$(cpu_ticks "${PID[$p]}")"
-  local user=$((${t1% *} - ${t0% *})) sys=$((${t1#* } - ${t0#* }))
-  awk -v ticks="$((user + sys))" -v uticks="$user" -v hz="$(getconf CLK_TCK)" -v own="${PID[$p]:-}" '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /Requests\/sec:/ { r = $2 }
-    / requests in / { n = $1 }
-    $1 == "50%" { p50 = ms($2) }
-    $1 == "99%" { p99 = ms($2) }
-    /Non-2xx|Socket errors/ { err = err $0 " " }
-    END {
-      cpu = (own != "" && n > 0) ? sprintf("%.1f", ticks * 1e6 / hz / n) : "-"
-      usr = (own != "" && n > 0) ? sprintf("%.1f", uticks * 1e6 / hz / n) : "-"
-      printf "%.0f %.3f %.3f %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr
-    }
-  ' "$RUN/wrk.out"
+  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "${PID[$p]:-}"
 }
-
-median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 # rotated round name... -> the names, starting one further along each round: every
 # proxy takes every place in the order, so none always runs first after a switch of
@@ -183,11 +168,11 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   done
   for p in sticky $PEERS floor evfloor direct; do
     [[ -z "${R[$p]:-}" ]] && continue
-    r="$(tr ' ' '\n' <<<"${R[$p]}" | grep . | median)"
-    p50="$(tr ' ' '\n' <<<"${P50[$p]}" | grep . | median)"
-    p99="$(tr ' ' '\n' <<<"${P99[$p]}" | grep . | median)"
-    cpu="$(tr ' ' '\n' <<<"${CPU[$p]}" | grep . | median)"
-    usr="$(tr ' ' '\n' <<<"${USR[$p]}" | grep . | median)"
+    r="$(median_of "${R[$p]}")"
+    p50="$(median_of "${P50[$p]}")"
+    p99="$(median_of "${P99[$p]}")"
+    cpu="$(median_of "${CPU[$p]}")"
+    usr="$(median_of "${USR[$p]}")"
     ratio="-"; pratio="-"
     if [[ "$p" != sticky ]]; then
       ratio="$(paired_ratio "${R[sticky]}" "${R[$p]}" | awk '{ printf "%.2fx", $1 }')"

@@ -1,7 +1,7 @@
 # Shared by hack/bench.sh and hack/ab.sh (sourced from the repository's root): the
 # run's scratch directory RUN (its *.log files are shown on failure), what to stop on
 # exit (pids; backends among them), the benchmark's backends, the sticky-ingress it
-# measures, and how a process's CPU time is read.
+# measures, how a process's CPU time is read, and how a run's figures are taken.
 
 RUN="$(mktemp -d)"
 pids=()
@@ -71,3 +71,28 @@ cpu_ticks() {
   done
   echo "$u $s"
 }
+
+# wrk_figures wrk-output user-ticks system-ticks own -> "req/s p50-ms p99-ms errors
+# cpu-µs user-µs" of one wrk --latency run; the CPU figures are per request, of the
+# process whose ticks were counted ("-" when own is empty: nothing was measured).
+wrk_figures() {
+  awk -v ticks="$(($2 + $3))" -v uticks="$2" -v hz="$(getconf CLK_TCK)" -v own="$4" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec:/ { r = $2 }
+    / requests in / { n = $1 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx|Socket errors/ { err = err $0 " " }
+    END {
+      cpu = (own != "" && n > 0) ? sprintf("%.1f", ticks * 1e6 / hz / n) : "-"
+      usr = (own != "" && n > 0) ? sprintf("%.1f", uticks * 1e6 / hz / n) : "-"
+      printf "%.0f %.3f %.3f %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr
+    }
+  ' "$1"
+}
+
+# median: the median of the numbers on standard input, one a line.
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
+# median_of "n1 n2 …" -> the median of a space-separated list.
+median_of() { tr ' ' '\n' <<<"$1" | grep . | median; }
