@@ -5,6 +5,7 @@ package rawsocket
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -103,29 +104,38 @@ func TestServeReadsEndsAtTheDeadlineAndOnClose(t *testing.T) {
 // EOF reaches the step through Read, after the bytes before it, though the FIN came
 // with them before ServeReads began (its readiness was reported, and reset): the
 // read of the bytes is short, and only TCP_INQ tells that a FIN still waits.
+// Without TCP_INQ (a kernel before 4.18), only a read that finds nothing lets
+// ServeReads wait, so the bytes and the FIN are read all the same.
 func TestServeReadsStepSeesEOF(t *testing.T) {
-	raw, peer := socketPair(t)
-	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _ = peer.Write([]byte("bye"))
-	peer.CloseWrite()
-	time.Sleep(20 * time.Millisecond) // both here before the poller's reset
-	var seen string
-	err := serveBytes(t, raw, func(got []byte) bool { seen = string(got); return false })
-	if err != nil || seen != "bye" {
-		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
-	}
-	// A step that reads again after EOF finds EOF again, not "nothing yet" (which
-	// would wait for readiness that has been reported already).
-	_, err = ServeReads(raw, func() bool {
-		for i := 0; i < 2; i++ {
-			if _, err := raw.Read(make([]byte, 8)); err != io.EOF {
-				t.Errorf("read %d after the end: %v; want io.EOF", i, err)
+	for _, inq := range []bool{true, false} {
+		t.Run(fmt.Sprintf("TCP_INQ %v", inq), func(t *testing.T) {
+			raw, peer := socketPair(t)
+			if !inq {
+				raw.(*rawSocketConn).inq.tried = true // as if the kernel had refused it
 			}
-		}
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
+			_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _ = peer.Write([]byte("bye"))
+			peer.CloseWrite()
+			time.Sleep(20 * time.Millisecond) // both here before the poller's reset
+			var seen string
+			err := serveBytes(t, raw, func(got []byte) bool { seen = string(got); return false })
+			if err != nil || seen != "bye" {
+				t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
+			}
+			// A step that reads again after EOF finds EOF again, not "nothing yet"
+			// (which would wait for readiness that has been reported already).
+			_, err = ServeReads(raw, func() bool {
+				for i := 0; i < 2; i++ {
+					if _, err := raw.Read(make([]byte, 8)); err != io.EOF {
+						t.Errorf("read %d after the end: %v; want io.EOF", i, err)
+					}
+				}
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -218,21 +228,5 @@ func TestWritesDuringAndAfterServeReads(t *testing.T) {
 	want := append(append(append([]byte(nil), big...), "other"...), "after"...)
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("the peer read %d bytes, not the %d written in order", len(b), len(want))
-	}
-}
-
-// Without TCP_INQ (a kernel before 4.18), only a read that finds nothing lets
-// ServeReads wait: bytes and a FIN that came before it began are read all the same.
-func TestServeReadsWithoutTCPInq(t *testing.T) {
-	raw, peer := socketPair(t)
-	raw.(*rawSocketConn).inq.tried = true // as if the kernel had refused it
-	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _ = peer.Write([]byte("bye"))
-	peer.CloseWrite()
-	time.Sleep(20 * time.Millisecond)
-	var seen string
-	err := serveBytes(t, raw, func(got []byte) bool { seen = string(got); return false })
-	if err != nil || seen != "bye" {
-		t.Fatalf("ServeReads = %v, read %q; want nil, %q", err, seen, "bye")
 	}
 }
