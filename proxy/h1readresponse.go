@@ -268,6 +268,25 @@ func (b *sizedResponseBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// writeBuffered writes the rest of the body to w in one Write when all of it is in
+// the reader's buffer, and is then at its end, as a Read to the end leaves it; it
+// reports false, having done nothing, when the rest is not all buffered (or there
+// is none, or the body is closed).
+func (b *sizedResponseBody) writeBuffered(w io.Writer) (bool, error) {
+	br, ok := b.lr.R.(*bufio.Reader)
+	if !ok || b.closed || b.sawEOF || b.lr.N <= 0 || b.lr.N > int64(br.Buffered()) {
+		return false, nil
+	}
+	rest, _ := br.Peek(int(b.lr.N)) // buffered: no read, no error
+	n, err := w.Write(rest)
+	_, _ = br.Discard(len(rest))
+	b.lr.N, b.sawEOF = 0, true
+	if err == nil && n != len(rest) {
+		err = io.ErrShortWrite
+	}
+	return true, err
+}
+
 func (b *sizedResponseBody) Close() error {
 	b.closed = true
 	return nil

@@ -410,22 +410,14 @@ func (b *h1Body) writeBuffered(w io.Writer) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sb, ok := b.body.(*sizedResponseBody)
-	if !ok || b.done || sb.closed || sb.sawEOF {
+	if !ok || b.done {
 		return false, nil
 	}
-	br, ok := sb.lr.R.(*bufio.Reader)
-	if !ok || sb.lr.N <= 0 || sb.lr.N > int64(br.Buffered()) {
-		return false, nil
+	done, err := sb.writeBuffered(w)
+	if done {
+		b.finish(b.reusable, io.EOF) // the pod's answer is all read, whatever w did with it
 	}
-	rest, _ := br.Peek(int(sb.lr.N)) // buffered: no read, no error
-	n, err := w.Write(rest)
-	_, _ = br.Discard(len(rest))
-	sb.lr.N, sb.sawEOF = 0, true
-	b.finish(b.reusable, io.EOF) // the pod's answer is all read, whatever w did with it
-	if err == nil && n != len(rest) {
-		err = io.ErrShortWrite
-	}
-	return true, err
+	return done, err
 }
 
 // Close does not close the inner body: a body from http.ReadResponse would read
