@@ -2,9 +2,9 @@
 # hack/ab.sh BIN_A BIN_B [SCENARIO]: an A/B of two sticky-ingress builds, the way we
 # judge a change on a noisy machine. The two run in turn (A B, B A, …), each
 # started afresh on the bench manifests (hack/bench), warmed up and then driven by
-# wrk; every round's req/s, p99 and CPU time per request are printed, then each
-# build's medians. A drift of the machine hits both builds alike, and CPU per
-# request drifts less than req/s: it is the figure to judge by.
+# wrk; every round's req/s, p99, CPU time per request and machine idle share are
+# printed, then each build's medians. A drift of the machine hits both builds alike,
+# and CPU per request drifts less than req/s: it is the figure to judge by.
 #
 #   git stash; go build -o /tmp/a ./cmd/sticky-ingress; git stash pop
 #   go build -o /tmp/b ./cmd/sticky-ingress
@@ -39,24 +39,26 @@ measure() {
   local args=()
   [[ "$SCENARIO" == cookie-hit* ]] && args=(-H "Cookie: $(issued_cookie http://127.0.0.1:18080/ cookie.bench)")
   wrk -t1 -c"$CONNS" -d2s -H "Host: $host" "${args[@]}" "$url" >/dev/null 2>&1 || true # warm-up
-  local t0 t1
+  local t0 t1 m0 m1
   t0="$(cpu_ticks "$STICKY_PID")"
+  m0="$(machine_ticks)"
   wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" "$url" >"$RUN/wrk.out" 2>&1 || true
+  m1="$(machine_ticks)"
   t1="$(cpu_ticks "$STICKY_PID")"
   kill "$STICKY_PID"
   wait "$STICKY_PID" 2>/dev/null || true
-  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "$STICKY_PID"
+  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "$STICKY_PID" "$(idle_share "$m0" "$m1")"
 }
 
 echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"
-printf '%-5s %-3s %8s %8s %8s %8s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs"
+printf '%-5s %-3s %8s %8s %8s %8s %7s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs" "idle %"
 declare -A CPU=()
 for round in $(seq 1 "$ROUNDS"); do
   order="A B"
   ((round % 2)) || order="B A" # A B, B A, A B, …: neither always runs first
   for bin in $order; do
-    read -r r _ p99 _ cpu usr < <(measure "${!bin}")
-    printf '%-5s %-3s %8s %8s %8s %8s\n' "$round" "$bin" "$r" "$p99" "$cpu" "$usr"
+    read -r r _ p99 _ cpu usr idle < <(measure "${!bin}")
+    printf '%-5s %-3s %8s %8s %8s %8s %7s\n' "$round" "$bin" "$r" "$p99" "$cpu" "$usr" "$idle"
     CPU[$bin]+="$cpu "
   done
 done

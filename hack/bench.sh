@@ -107,7 +107,8 @@ for p in sticky $PEERS; do
   [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
 done
 
-# run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request"
+# run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request
+# machine-idle-%"
 run_wrk() {
   local p="$1" scenario="$2" port host=x args=()
   local scheme=http
@@ -122,12 +123,14 @@ run_wrk() {
   fi
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
-  local t0="0 0" t1="0 0"
+  local t0="0 0" t1="0 0" m0 m1
   [[ -n "${PID[$p]:-}" ]] && t0="$(cpu_ticks "${PID[$p]}")"
+  m0="$(machine_ticks)"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
     "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
+  m1="$(machine_ticks)"
   [[ -n "${PID[$p]:-}" ]] && t1="$(cpu_ticks "${PID[$p]}")"
-  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "${PID[$p]:-}"
+  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "${PID[$p]:-}" "$(idle_share "$m0" "$m1")"
 }
 
 # rotated round name... -> the names, starting one further along each round: every
@@ -155,14 +158,14 @@ for p in sticky $PEERS floor evfloor; do
 done
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores"
-printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs"
+printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs" "idle %"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
-  declare -A R=() P50=() P99=() CPU=() USR=()
+  declare -A R=() P50=() P99=() CPU=() USR=() IDLE=()
   for round in $(seq 1 "$ROUNDS"); do
     for p in $(rotated "$round" sticky $PEERS) floor evfloor direct; do
       [[ ("$p" == direct || "$p" == floor || "$p" == evfloor) && "$scenario" != cookie-hit ]] && continue
-      read -r reqs p50 p99 errs cpu usr < <(run_wrk "$p" "$scenario")
-      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "
+      read -r reqs p50 p99 errs cpu usr idle < <(run_wrk "$p" "$scenario")
+      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
@@ -173,6 +176,7 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
     p99="$(median_of "${P99[$p]}")"
     cpu="$(median_of "${CPU[$p]}")"
     usr="$(median_of "${USR[$p]}")"
+    idle="$(median_of "${IDLE[$p]}")"
     ratio="-"; pratio="-"
     if [[ "$p" != sticky ]]; then
       ratio="$(paired_ratio "${R[sticky]}" "${R[$p]}" | awk '{ printf "%.2fx", $1 }')"
@@ -182,14 +186,15 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
       sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;;
       floor) name="Go floor" ;; evfloor) name="event-loop floor" ;; *) name="$p" ;;
     esac
-    printf '%-14s %-17s %10s %9s %9s %10s %10s %8s %8s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu" "$usr"
+    printf '%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu" "$usr" "$idle"
   done
-  unset R P50 P99 CPU USR
+  unset R P50 P99 CPU USR IDLE
 done
 echo
 echo "us/peer: sticky-ingress req/s divided by the peer's in the same round, the median over rounds (>1: we are faster)."
 echo "p99 ratio: our p99 divided by the peer's, the same way (<1: our tail is shorter)."
 echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
+echo "idle %: the share of the machine's time (both cores) that nothing ran during the run: wrk, the backends and the proxy all waited."
 echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
 echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
 echo "Pinned runs, the floors and the ceiling all load one backend, app-1: every proxy's cookie pins there."

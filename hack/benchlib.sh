@@ -72,11 +72,25 @@ cpu_ticks() {
   echo "$u $s"
 }
 
-# wrk_figures wrk-output user-ticks system-ticks own -> "req/s p50-ms p99-ms errors
-# cpu-µs user-µs" of one wrk --latency run; the CPU figures are per request, of the
-# process whose ticks were counted ("-" when own is empty: nothing was measured).
+# machine_ticks -> "busy idle": the whole machine's clock ticks so far, all cores
+# (busy counts steal, idle counts iowait).
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+
+# idle_share "busy idle" "busy idle" -> the percentage of the machine's time between two
+# machine_ticks readings that no core had anything to run.
+idle_share() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]
+    printf "%.1f", (busy + idle > 0) ? 100 * idle / (busy + idle) : 0
+  }'
+}
+
+# wrk_figures wrk-output user-ticks system-ticks own idle -> "req/s p50-ms p99-ms errors
+# cpu-µs user-µs idle-%" of one wrk --latency run; the CPU figures are per request, of
+# the process whose ticks were counted ("-" when own is empty: nothing was measured),
+# and idle (idle_share's) is passed through.
 wrk_figures() {
-  awk -v ticks="$(($2 + $3))" -v uticks="$2" -v hz="$(getconf CLK_TCK)" -v own="$4" '
+  awk -v ticks="$(($2 + $3))" -v uticks="$2" -v hz="$(getconf CLK_TCK)" -v own="$4" -v idle="$5" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec:/ { r = $2 }
     / requests in / { n = $1 }
@@ -86,7 +100,7 @@ wrk_figures() {
     END {
       cpu = (own != "" && n > 0) ? sprintf("%.1f", ticks * 1e6 / hz / n) : "-"
       usr = (own != "" && n > 0) ? sprintf("%.1f", uticks * 1e6 / hz / n) : "-"
-      printf "%.0f %.3f %.3f %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr
+      printf "%.0f %.3f %.3f %s %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr, idle
     }
   ' "$1"
 }
