@@ -14,7 +14,9 @@
 # is warmed up first, with the same load. Each proxy's CPU time per request is
 # measured too, and the user-space part of it: where wrk, the backends and the proxy
 # share the machine, it is what decides throughput, and it drifts less than req/s;
-# the kernel's part (the same socket calls for every proxy) is the rest.
+# the kernel's part (the same socket calls for every proxy) is the rest. So is the
+# machine's idle share during each run: time in which wrk, the backends and the proxy
+# all waited, which costs requests as surely as CPU time does.
 #
 #   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
 set -euo pipefail
