@@ -31,7 +31,7 @@ source hack/benchlib.sh
 go build -o bin/demo-backend ./hack/demo-backend
 start_backends
 
-# measure binary -> wrk_figures of one round.
+# measure binary -> measured_wrk's figures of one round.
 measure() {
   start_sticky "$1"
   wait_up "$1" http://127.0.0.1:18080/ cookie.bench
@@ -39,15 +39,9 @@ measure() {
   local args=()
   [[ "$SCENARIO" == cookie-hit* ]] && args=(-H "Cookie: $(issued_cookie http://127.0.0.1:18080/ cookie.bench)")
   wrk -t1 -c"$CONNS" -d2s -H "Host: $host" "${args[@]}" "$url" >/dev/null 2>&1 || true # warm-up
-  local t0 t1 m0 m1
-  t0="$(cpu_ticks "$STICKY_PID")"
-  m0="$(machine_ticks)"
-  wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" "$url" >"$RUN/wrk.out" 2>&1 || true
-  m1="$(machine_ticks)"
-  t1="$(cpu_ticks "$STICKY_PID")"
+  measured_wrk "$STICKY_PID" -t1 -c"$CONNS" -d"$DURATION" -H "Host: $host" "${args[@]}" "$url"
   kill "$STICKY_PID"
   wait "$STICKY_PID" 2>/dev/null || true
-  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "$STICKY_PID" "$(idle_share "$m0" "$m1")"
 }
 
 echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"

@@ -125,14 +125,7 @@ run_wrk() {
   fi
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
-  local t0="0 0" t1="0 0" m0 m1
-  [[ -n "${PID[$p]:-}" ]] && t0="$(cpu_ticks "${PID[$p]}")"
-  m0="$(machine_ticks)"
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $host" "${args[@]}" \
-    "$scheme://$ip:$port/" >"$RUN/wrk.out" 2>&1 || true
-  m1="$(machine_ticks)"
-  [[ -n "${PID[$p]:-}" ]] && t1="$(cpu_ticks "${PID[$p]}")"
-  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "${PID[$p]:-}" "$(idle_share "$m0" "$m1")"
+  measured_wrk "${PID[$p]:-}" -t"$THREADS" -c"$CONNS" -d"$DURATION" -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/"
 }
 
 # rotated round name... -> the names, starting one further along each round: every

@@ -1,7 +1,8 @@
 # Shared by hack/bench.sh and hack/ab.sh (sourced from the repository's root): the
 # run's scratch directory RUN (its *.log files are shown on failure), what to stop on
 # exit (pids; backends among them), the benchmark's backends, the sticky-ingress it
-# measures, how a process's CPU time is read, and how a run's figures are taken.
+# measures, how a process's CPU time and the machine's idle share are read, and how a
+# run's figures are taken.
 
 RUN="$(mktemp -d)"
 pids=()
@@ -103,6 +104,20 @@ wrk_figures() {
       printf "%.0f %.3f %.3f %s %s %s %s\n", r, p50, p99, (err == "" ? "-" : "errors"), cpu, usr, idle
     }
   ' "$1"
+}
+
+# measured_wrk own wrk-argument… -> wrk_figures of one wrk --latency run with those
+# arguments (its output left in $RUN/wrk.out): CPU time counted for the process own and
+# its children (nothing is counted when own is empty), and the machine's idle share.
+measured_wrk() {
+  local own="$1" t0="0 0" t1="0 0" m0 m1
+  shift
+  [[ -n "$own" ]] && t0="$(cpu_ticks "$own")"
+  m0="$(machine_ticks)"
+  wrk --latency "$@" >"$RUN/wrk.out" 2>&1 || true
+  m1="$(machine_ticks)"
+  [[ -n "$own" ]] && t1="$(cpu_ticks "$own")"
+  wrk_figures "$RUN/wrk.out" "$((${t1% *} - ${t0% *}))" "$((${t1#* } - ${t0#* }))" "$own" "$(idle_share "$m0" "$m1")"
 }
 
 # median: the median of the numbers on standard input, one a line.
