@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,14 @@ type routeMetrics struct {
 	mu            sync.Mutex                                 // serialises inserts only
 	codes         atomic.Pointer[map[int]prometheus.Counter] // copy on write: a pair sees few codes
 }
+
+// TableMetric reports whether the family named name describes the route table
+// served (how many were offered, its size, when it was swapped in) rather than
+// traffic: every proxy given the same tables reports the same, so where several
+// serve (proxy/workers) it is reported once, not summed.
+func TableMetric(name string) bool { return strings.HasPrefix(name, tableMetricPrefix) }
+
+const tableMetricPrefix = "sticky_ingress_snapshot_"
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{

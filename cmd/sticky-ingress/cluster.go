@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -47,10 +48,12 @@ func runCluster(ctx context.Context, opts *options, log logr.Logger) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 
-	srv, err := newProxy(ctx, opts, log, metrics.Registry)
+	srv, gather, err := newDataPlane(ctx, opts, log, metrics.Registry, metrics.Registry)
 	if err != nil {
 		return err
 	}
+	// The manager's metrics server serves metrics.Registry when it starts.
+	metrics.Registry = registryGatherer{metrics.Registry, gather}
 	serving := &servingProxy{srv: srv, delay: opts.shutdownDelay, log: log}
 	if err := mgr.Add(serving); err != nil {
 		return err
@@ -86,3 +89,9 @@ func runCluster(ctx context.Context, opts *options, log logr.Logger) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// registryGatherer registers with one registry and gathers through another gatherer.
+type registryGatherer struct {
+	prometheus.Registerer
+	prometheus.Gatherer
+}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type options struct {
 	trustedProxies       string
 	proxyProtocol        bool
 	accessLog            bool
+	workers              int
 	shutdownDelay        time.Duration
 	shutdownTimeout      time.Duration
 	zap                  crzap.Options
@@ -49,12 +51,21 @@ func parseFlags(fs *flag.FlagSet, args []string) (*options, error) {
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For / X-Real-IP is believed")
 	fs.BoolVar(&o.proxyProtocol, "proxy-protocol", false, "expect PROXY protocol v1/v2 on the proxy listeners")
 	fs.BoolVar(&o.accessLog, "access-log", false, "write one JSON access-log line per request to stdout")
+	fs.IntVar(&o.workers, "workers", 1, "proxy worker processes: 1 serves from this process; N > 1 from N single-threaded workers on SO_REUSEPORT listeners (nginx's model; one per core is fastest); 0 = one per CPU available")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, report not-ready and keep serving this long before closing listeners (lets load balancers notice)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may take to finish at shutdown")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if o.workers < 0 {
+		err := fmt.Errorf("--workers %d: want 0 (one per CPU) or more", o.workers)
+		fmt.Fprintln(fs.Output(), err)
+		return nil, err
+	}
+	if o.workers == 0 {
+		o.workers = runtime.GOMAXPROCS(0) // the CPUs this process may use (cgroup limits included)
 	}
 	return o, nil
 }

@@ -1,7 +1,8 @@
 // Command sticky-ingress is a Kubernetes ingress controller and reverse proxy whose
 // specialty is session affinity. One process per replica: a controller that watches the
 // cluster (or, with --manifests, a directory of YAML) and rebuilds the route table, and
-// a proxy that serves it.
+// a proxy that serves it; with --workers N the proxy serves from N worker processes
+// that this one starts and feeds (proxy/workers).
 package main
 
 import (
@@ -11,6 +12,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/sticky-ingress/sticky-ingress/proxy/workers"
 )
 
 // version is stamped by the build (-ldflags "-X main.version=…").
@@ -24,6 +27,14 @@ func main() {
 	// controller-runtime's zap options build a zap logger wrapped by zapr.
 	log := crzap.New(crzap.UseFlagOptions(&opts.zap))
 	ctrl.SetLogger(log)
+	if workers.IsWorker() {
+		// Before the signal handler: a worker stops when its supervisor says so.
+		if err := runWorker(opts, log); err != nil {
+			log.Error(err, "worker stopped", "worker", workers.Index())
+			os.Exit(1)
+		}
+		return
+	}
 	log.Info("starting sticky-ingress", "version", version)
 
 	ctx := ctrl.SetupSignalHandler()

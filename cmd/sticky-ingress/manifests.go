@@ -21,7 +21,7 @@ import (
 func runManifests(ctx context.Context, opts *options, log logr.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := newProxy(ctx, opts, log, reg)
+	srv, gather, err := newDataPlane(ctx, opts, log, reg, reg)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func runManifests(ctx context.Context, opts *options, log logr.Logger) error {
 		_, _ = w.Write([]byte("ok"))
 	})
 	metrics := http.NewServeMux()
-	metrics.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metrics.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return source.Start(gctx) })

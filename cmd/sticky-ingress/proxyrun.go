@@ -12,13 +12,72 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy"
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
+	"github.com/sticky-ingress/sticky-ingress/proxy/workers"
 )
 
-// newProxy builds the proxy server from the flags and starts following the cookie key file.
-func newProxy(ctx context.Context, opts *options, log logr.Logger, reg prometheus.Registerer) (*proxy.Server, error) {
+// dataPlane is what serves the route table: a proxy.Server in this process, or a
+// workers.Supervisor feeding worker processes (--workers).
+type dataPlane interface {
+	Update(snap *routetable.Snapshot) error
+	SetCookieKeys(keys [][]byte) error
+	Ready() bool
+	Start(ctx context.Context) error
+}
+
+// newDataPlane builds the proxy from the flags and starts following the cookie key
+// file. Its metrics go to reg; what /metrics serves is the returned gatherer, which
+// adds the workers' traffic to reg's.
+func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg prometheus.Registerer, gather prometheus.Gatherer) (dataPlane, prometheus.Gatherer, error) {
+	po, err := proxyOptions(opts, log, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dp dataPlane
+	if opts.workers <= 1 {
+		if dp, err = proxy.New(po); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		// The validator serves nothing: its listeners are the workers'.
+		po.HTTPAddr, po.HTTPSAddr, po.AccessLog = "", "", nil
+		validator, err := proxy.New(po)
+		if err != nil {
+			return nil, nil, err
+		}
+		sup, err := workers.New(workers.Options{
+			Workers:         opts.workers,
+			HTTPAddr:        opts.httpAddr,
+			HTTPSAddr:       opts.httpsAddr,
+			Validator:       validator,
+			ShutdownTimeout: opts.shutdownTimeout,
+			Logger:          log.WithName("workers"),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		dp, gather = sup, sup.Gatherer(gather)
+	}
+	var keys [][]byte
+	if opts.cookieKeyFile != "" {
+		if keys, err = readCookieKeys(opts.cookieKeyFile); err != nil {
+			return nil, nil, err
+		}
+		go watchCookieKeys(ctx, opts.cookieKeyFile, 2*time.Second, keys, dp.SetCookieKeys, log.WithName("cookie-keys"))
+	} else {
+		keys = ephemeralCookieKey(log)
+	}
+	if err := dp.SetCookieKeys(keys); err != nil {
+		return nil, nil, err
+	}
+	return dp, gather, nil
+}
+
+// proxyOptions are the proxy's options from the flags, the same in every process.
+func proxyOptions(opts *options, log logr.Logger, reg prometheus.Registerer) (proxy.Options, error) {
 	trusted, err := opts.trustedPrefixes()
 	if err != nil {
-		return nil, err
+		return proxy.Options{}, err
 	}
 	po := proxy.Options{
 		HTTPAddr:        opts.httpAddr,
@@ -32,23 +91,23 @@ func newProxy(ctx context.Context, opts *options, log logr.Logger, reg prometheu
 	if opts.accessLog {
 		po.AccessLog = os.Stdout
 	}
+	return po, nil
+}
+
+// runWorker is a worker process of a supervisor (--workers): a proxy on the
+// supervisor's listeners, fed by it. Its metrics reach /metrics through the
+// supervisor, so they are the proxy's alone.
+func runWorker(opts *options, log logr.Logger) error {
+	reg := prometheus.NewRegistry()
+	po, err := proxyOptions(opts, log.WithValues("worker", workers.Index()), reg)
+	if err != nil {
+		return err
+	}
 	srv, err := proxy.New(po)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var keys [][]byte
-	if opts.cookieKeyFile != "" {
-		if keys, err = readCookieKeys(opts.cookieKeyFile); err != nil {
-			return nil, err
-		}
-		go watchCookieKeys(ctx, opts.cookieKeyFile, 2*time.Second, keys, srv.SetCookieKeys, log.WithName("cookie-keys"))
-	} else {
-		keys = ephemeralCookieKey(log)
-	}
-	if err := srv.SetCookieKeys(keys); err != nil {
-		return nil, err
-	}
-	return srv, nil
+	return workers.Serve(srv, reg)
 }
 
 // servingProxy runs the proxy on every replica (it needs no leadership). At shutdown it
@@ -56,7 +115,7 @@ func newProxy(ctx context.Context, opts *options, log logr.Logger, reg prometheu
 // and EndpointSlices drop this replica before its listeners close; then in-flight
 // requests get --shutdown-timeout to finish.
 type servingProxy struct {
-	srv      *proxy.Server
+	srv      dataPlane
 	delay    time.Duration
 	log      logr.Logger
 	draining atomic.Bool
