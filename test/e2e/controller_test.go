@@ -16,13 +16,14 @@ import (
 
 // controller is one running sticky-ingress process.
 type controller struct {
-	name       string
-	cmd        *exec.Cmd
-	httpAddr   string
-	httpsAddr  string
-	healthAddr string
-	logs       *syncBuffer
-	done       chan struct{}
+	name        string
+	cmd         *exec.Cmd
+	httpAddr    string
+	httpsAddr   string
+	healthAddr  string
+	metricsAddr string
+	logs        *syncBuffer
+	done        chan struct{}
 }
 
 // launchController starts the binary against the test API server on fresh addresses
@@ -33,18 +34,19 @@ func launchController(name string, extra ...string) (*controller, error) {
 
 func launchProcess(name string, extra ...string) (*controller, error) {
 	c := &controller{
-		name:       name,
-		httpAddr:   freeAddr("198.18.0.1"),
-		httpsAddr:  freeAddr("198.18.0.1"),
-		healthAddr: freeAddr("198.18.0.1"),
-		logs:       &syncBuffer{},
-		done:       make(chan struct{}),
+		name:        name,
+		httpAddr:    freeAddr("198.18.0.1"),
+		httpsAddr:   freeAddr("198.18.0.1"),
+		healthAddr:  freeAddr("198.18.0.1"),
+		metricsAddr: freeAddr("198.18.0.1"),
+		logs:        &syncBuffer{},
+		done:        make(chan struct{}),
 	}
 	args := append([]string{
 		"--http-addr=" + c.httpAddr,
 		"--https-addr=" + c.httpsAddr,
 		"--health-addr=" + c.healthAddr,
-		"--metrics-addr=" + freeAddr("198.18.0.1"),
+		"--metrics-addr=" + c.metricsAddr,
 		"--zap-log-level=debug",
 	}, extra...)
 	c.cmd = exec.Command(binary, args...)
