@@ -18,7 +18,10 @@
 # machine's idle share during each run: time in which wrk, the backends and the proxy
 # all waited, which costs requests as surely as CPU time does.
 #
-#   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 make bench
+# sticky-ingress runs with --workers 2, as nginx runs worker_processes 2 and HAProxy
+# nbthread 2 (hack/bench/); BENCH_WORKERS=1 measures the single process instead.
+#
+#   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,7 @@ DURATION="${BENCH_DURATION:-3s}"
 ROUNDS="${BENCH_ROUNDS:-5}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
+WORKERS="${BENCH_WORKERS:-2}"
 PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
@@ -71,7 +75,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$RUN/bench.key" -out "$RUN/bench.crt" >/dev/null 2>&1
 cat "$RUN/bench.crt" "$RUN/bench.key" >"$RUN/bench.pem"
 
-start_sticky bin/sticky-ingress
+start_sticky bin/sticky-ingress --workers "$WORKERS"
 PID[sticky]=$STICKY_PID
 # The floors stand beside the pinned runs (cookie-hit), so they have the one backend
 # a pinned session has: app-1, which every proxy's cookie pins to (issued_cookie).
@@ -152,7 +156,7 @@ for p in sticky $PEERS floor evfloor; do
     "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
 done
 
-echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores"
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores; sticky-ingress --workers $WORKERS"
 printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs" "idle %"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=() CPU=() USR=() IDLE=()

@@ -24,13 +24,13 @@ start_backends() {
   done
 }
 
-# start_sticky binary -> STICKY_PID: sticky-ingress on the bench manifests, HTTP on
-# 18080 and HTTPS on 18443, with a cookie key of its own (made once per RUN).
+# start_sticky binary [flag...] -> STICKY_PID: sticky-ingress on the bench manifests,
+# HTTP on 18080 and HTTPS on 18443, with a cookie key of its own (made once per RUN).
 start_sticky() {
   [[ -s "$RUN/cookie-keys" ]] || head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
   "$1" --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
     --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
-    --zap-log-level error >"$RUN/sticky.log" 2>&1 &
+    --zap-log-level error "${@:2}" >"$RUN/sticky.log" 2>&1 &
   STICKY_PID=$!
   pids+=($STICKY_PID)
 }

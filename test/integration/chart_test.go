@@ -112,6 +112,9 @@ func TestChartRendersAndApplies(t *testing.T) {
 				t.Errorf("Service spec = %+v; ClusterIP must not carry externalTrafficPolicy", svc.Spec)
 			}
 		}},
+		{"workers", set("workers=2"), func(t *testing.T, _ string, objs []*unstructured.Unstructured) {
+			wantArgs(t, objs, "--workers=2")
+		}},
 		{"watchNamespace", set("watchNamespace=shop"), func(t *testing.T, _ string, objs []*unstructured.Unstructured) {
 			wantArgs(t, objs, "--watch-namespace=shop")
 		}},
