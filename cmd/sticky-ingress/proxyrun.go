@@ -52,6 +52,7 @@ func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg prome
 			Validator:       validator,
 			ShutdownTimeout: opts.shutdownTimeout,
 			Logger:          log.WithName("workers"),
+			Registerer:      reg,
 		})
 		if err != nil {
 			return nil, nil, err

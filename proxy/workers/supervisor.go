@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy"
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
@@ -51,14 +52,18 @@ type Options struct {
 	// stop; a worker still running 5 s after it is killed.
 	ShutdownTimeout time.Duration
 	Logger          logr.Logger
+	// Registerer takes the supervisor's own series (worker restarts); nil: kept
+	// but not registered.
+	Registerer prometheus.Registerer
 }
 
 // Supervisor starts, feeds and restarts the workers. Update, SetCookieKeys, Ready
 // and Start are proxy.Server's, so it takes a Server's place.
 type Supervisor struct {
-	opts    Options
-	log     logr.Logger
-	workers []*worker
+	opts     Options
+	log      logr.Logger
+	workers  []*worker
+	restarts prometheus.Counter
 
 	// addrs are the listeners' addresses once Start has opened them.
 	addrsMu sync.Mutex
@@ -90,6 +95,15 @@ func New(opts Options) (*Supervisor, error) {
 		opts.Logger = logr.Discard()
 	}
 	s := &Supervisor{opts: opts, log: opts.Logger, opened: make(chan struct{})}
+	s.restarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sticky_ingress_worker_restarts_total",
+		Help: "Worker processes (--workers) restarted after they exited or failed an update.",
+	})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(s.restarts); err != nil {
+			return nil, fmt.Errorf("workers: registering metrics: %w", err)
+		}
+	}
 	for i := range opts.Workers {
 		s.workers = append(s.workers, &worker{index: i, log: opts.Logger.WithValues("worker", i)})
 	}
@@ -260,6 +274,7 @@ func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.Fil
 		case <-ctx.Done():
 			return
 		}
+		s.restarts.Inc()
 		backoff = min(2*backoff, maxBackoff)
 	}
 }

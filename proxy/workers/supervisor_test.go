@@ -68,6 +68,7 @@ func started(t *testing.T, n int) (*Supervisor, string, *prometheus.Registry) {
 		Validator:       validator,
 		Command:         func() *exec.Cmd { return exec.Command(os.Args[0]) },
 		ShutdownTimeout: 5 * time.Second,
+		Registerer:      reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -237,6 +238,9 @@ func TestAWorkerThatDiesIsRestartedWithTheCurrentTableAndKeys(t *testing.T) {
 			t.Fatal("the killed worker was not back and ready within 5 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(s.restarts); got != 1 {
+		t.Errorf("sticky_ingress_worker_restarts_total = %v, want 1", got)
 	}
 	// Every connection is served again, whichever worker takes it, and the cookie
 	// still verifies: the new worker got the keys.
