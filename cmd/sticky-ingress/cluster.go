@@ -48,7 +48,7 @@ func runCluster(ctx context.Context, opts *options, log logr.Logger) error {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 
-	srv, gather, err := newDataPlane(ctx, opts, log, metrics.Registry, metrics.Registry)
+	srv, gather, err := newDataPlane(ctx, opts, log, metrics.Registry)
 	if err != nil {
 		return err
 	}

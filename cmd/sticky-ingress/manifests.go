@@ -21,7 +21,7 @@ import (
 func runManifests(ctx context.Context, opts *options, log logr.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, gather, err := newDataPlane(ctx, opts, log, reg, reg)
+	srv, gather, err := newDataPlane(ctx, opts, log, reg)
 	if err != nil {
 		return err
 	}

@@ -25,15 +25,22 @@ type dataPlane interface {
 	Start(ctx context.Context) error
 }
 
+// registry is where the proxy's metrics go and /metrics gathers from.
+type registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
 // newDataPlane builds the proxy from the flags and starts following the cookie key
-// file. Its metrics go to reg; what /metrics serves is the returned gatherer, which
-// adds the workers' traffic to reg's.
-func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg prometheus.Registerer, gather prometheus.Gatherer) (dataPlane, prometheus.Gatherer, error) {
+// file. Its metrics go to reg; what /metrics serves is the returned gatherer: reg,
+// with the workers' traffic added when there are workers.
+func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg registry) (dataPlane, prometheus.Gatherer, error) {
 	po, err := proxyOptions(opts, log, reg)
 	if err != nil {
 		return nil, nil, err
 	}
 	var dp dataPlane
+	var gather prometheus.Gatherer = reg
 	if opts.workers <= 1 {
 		if dp, err = proxy.New(po); err != nil {
 			return nil, nil, err

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sticky-ingress/sticky-ingress/proxy"
+	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
 // envVar tells a process it is a worker: "index,httpFD,httpsFD" (-1: no listener).
@@ -98,7 +99,7 @@ func Serve(srv *proxy.Server, metrics prometheus.Gatherer) error {
 // follow answers the supervisor's requests until it closes the socket.
 func follow(control net.Conn, srv *proxy.Server, metrics prometheus.Gatherer) error {
 	dec, enc := gob.NewDecoder(control), gob.NewEncoder(control)
-	prev := endpointsByBackend{}
+	var last lastTable
 	for {
 		var req request // new each time: gob leaves fields it does not send as they were
 		if err := dec.Decode(&req); err != nil {
@@ -113,7 +114,10 @@ func follow(control net.Conn, srv *proxy.Server, metrics prometheus.Gatherer) er
 		case req.Keys != nil:
 			err = srv.SetCookieKeys(req.Keys)
 		case req.Table != nil:
-			err = srv.Update(prev.decode(req.Table))
+			var snap *routetable.Snapshot
+			if snap, err = last.decode(req.Table); err == nil {
+				err = srv.Update(snap)
+			}
 		case req.Metrics:
 			rep.Families, err = encodeFamilies(metrics)
 		}

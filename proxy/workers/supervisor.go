@@ -255,12 +255,10 @@ func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.Fil
 	for {
 		began := time.Now()
 		exited, err := s.launch(w, sockets)
-		if err != nil {
-			w.log.Error(err, "starting a worker")
-		} else {
+		if err == nil {
 			select {
 			case <-exited:
-				w.log.Error(w.lastExit(), "worker exited; restarting it", "after", backoff.String())
+				err = w.lastExit()
 			case <-ctx.Done():
 				w.stop(exited, s.opts.ShutdownTimeout+5*time.Second)
 				return
@@ -269,6 +267,7 @@ func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.Fil
 		if time.Since(began) > stableRun {
 			backoff = minBackoff
 		}
+		w.log.Error(err, "worker stopped; restarting it", "after", backoff.String())
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

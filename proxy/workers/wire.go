@@ -1,6 +1,11 @@
 package workers
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
@@ -29,63 +34,126 @@ type reply struct {
 	Families [][]byte
 }
 
-// wireTable is a snapshot as sent to one worker. One EndpointSlice change touches one
-// backend of thousands, so the endpoints of a backend that are the same slice as in
-// the table sent before are left out and named in Unchanged; the worker takes them
-// from its previous table. That also keeps them the same slice on the worker's side,
-// which is what lets its proxy reuse the backend's picker (proxy.Server.Update).
+// wireTable is a snapshot as sent to one worker, as a difference from the table sent
+// to it before: one EndpointSlice change touches one backend of thousands. What is
+// unchanged is not sent, and the worker takes it from its previous table; that also
+// keeps an unchanged backend's endpoints the same slice on the worker's side, which
+// is what lets its proxy reuse the backend's picker (proxy.Server.Update).
 type wireTable struct {
-	Snapshot  routetable.Snapshot
-	Unchanged []string // backend names
+	// VirtualHosts are nil when SameVirtualHosts, and Certificates when
+	// SameCertificates; Backends are in Changes.
+	Snapshot         routetable.Snapshot
+	SameVirtualHosts bool
+	SameCertificates bool
+	// Changes are the backends in order: each one either sent whole, or the
+	// previous table's backend at position Previous.
+	Changes []backendChange
 }
 
-// endpointsByBackend is the endpoints of each backend of the last table sent to (or
-// received by) one worker, by backend name.
-type endpointsByBackend map[string][]routetable.Endpoint
+type backendChange struct {
+	Previous int32 // -1: Backend is sent
+	Backend  routetable.Backend
+}
 
-// encode makes the wire form of snap for a worker whose previous table is prev, and
-// records snap's endpoints in prev for the next one.
-func (prev endpointsByBackend) encode(snap *routetable.Snapshot) *wireTable {
+// lastTable is what one worker was last sent (supervisor side) or last received
+// (worker side): the two sides keep the same one, so that the next is a difference.
+type lastTable struct {
+	snap *routetable.Snapshot
+}
+
+// encode makes the wire form of snap against the last table, and makes snap the
+// last table.
+func (l *lastTable) encode(snap *routetable.Snapshot) *wireTable {
 	t := &wireTable{Snapshot: *snap}
-	t.Snapshot.Backends = make([]routetable.Backend, len(snap.Backends))
-	for i, b := range snap.Backends {
-		if old, ok := prev[b.Name]; ok && sameSlice(old, b.Endpoints) {
-			t.Unchanged = append(t.Unchanged, b.Name)
-			b.Endpoints = nil
+	t.Snapshot.Backends = nil
+	var prevPos map[string]int
+	if prev := l.snap; prev != nil {
+		t.SameVirtualHosts = slices.EqualFunc(prev.VirtualHosts, snap.VirtualHosts, sameVirtualHost)
+		t.SameCertificates = slices.EqualFunc(prev.Certificates, snap.Certificates, sameCertificate)
+		prevPos = make(map[string]int, len(prev.Backends))
+		for i, b := range prev.Backends {
+			prevPos[b.Name] = i
 		}
-		t.Snapshot.Backends[i] = b
 	}
-	prev.record(snap)
+	if t.SameVirtualHosts {
+		t.Snapshot.VirtualHosts = nil
+	}
+	if t.SameCertificates {
+		t.Snapshot.Certificates = nil
+	}
+	t.Changes = make([]backendChange, len(snap.Backends))
+	for i, b := range snap.Backends {
+		if j, ok := prevPos[b.Name]; ok && sameBackend(&l.snap.Backends[j], &b) {
+			t.Changes[i] = backendChange{Previous: int32(j)}
+		} else {
+			t.Changes[i] = backendChange{Previous: -1, Backend: b}
+		}
+	}
+	l.snap = snap
 	return t
 }
 
-// decode restores the snapshot sent as t against the worker's previous table, and
-// records it in prev for the next one.
-func (prev endpointsByBackend) decode(t *wireTable) *routetable.Snapshot {
+// decode restores the snapshot sent as t against the last table, and makes it the
+// last table.
+func (l *lastTable) decode(t *wireTable) (*routetable.Snapshot, error) {
 	snap := &t.Snapshot
-	unchanged := make(map[string]bool, len(t.Unchanged))
-	for _, name := range t.Unchanged {
-		unchanged[name] = true
+	if l.snap == nil && (t.SameVirtualHosts || t.SameCertificates) {
+		return nil, errors.New("a difference from a table this worker never had")
 	}
-	for i := range snap.Backends {
-		if b := &snap.Backends[i]; unchanged[b.Name] {
-			b.Endpoints = prev[b.Name]
+	if prev := l.snap; prev != nil {
+		if t.SameVirtualHosts {
+			snap.VirtualHosts = prev.VirtualHosts
+		}
+		if t.SameCertificates {
+			snap.Certificates = prev.Certificates
 		}
 	}
-	prev.record(snap)
-	return snap
-}
-
-// record makes prev the endpoints of snap's backends.
-func (prev endpointsByBackend) record(snap *routetable.Snapshot) {
-	clear(prev)
-	for _, b := range snap.Backends {
-		prev[b.Name] = b.Endpoints
+	snap.Backends = make([]routetable.Backend, len(t.Changes))
+	for i, c := range t.Changes {
+		if c.Previous >= 0 {
+			if l.snap == nil || int(c.Previous) >= len(l.snap.Backends) {
+				return nil, fmt.Errorf("backend %d of a table this worker never had", c.Previous)
+			}
+			snap.Backends[i] = l.snap.Backends[c.Previous]
+		} else {
+			snap.Backends[i] = c.Backend
+		}
 	}
+	l.snap = snap
+	return snap, nil
 }
 
-// sameSlice reports whether a and b are the same slice (not merely equal ones): the
-// builder hands over a backend's unchanged endpoints as the slice it had.
+func sameVirtualHost(a, b routetable.VirtualHost) bool {
+	return a.Host == b.Host && slices.Equal(a.Routes, b.Routes)
+}
+
+func sameCertificate(a, b routetable.Certificate) bool {
+	return a.Source == b.Source && slices.Equal(a.Hosts, b.Hosts) &&
+		bytes.Equal(a.CertPEM, b.CertPEM) && bytes.Equal(a.KeyPEM, b.KeyPEM)
+}
+
+// sameBackend reports whether b can be taken from the worker's previous table: the
+// same policy, and the same endpoints slice (not merely equal ones: the builder
+// hands over a backend's unchanged endpoints as the slice it had, and a new slice
+// is a change the worker's proxy must see).
+func sameBackend(a, b *routetable.Backend) bool {
+	return a.Name == b.Name && a.LoadBalance == b.LoadBalance && sameAffinity(a.Affinity, b.Affinity) &&
+		sameSlice(a.Endpoints, b.Endpoints)
+}
+
+func sameAffinity(a, b routetable.AffinityPolicy) bool {
+	return samePointee(a.Cookie, b.Cookie) && samePointee(a.SourceIP, b.SourceIP) && samePointee(a.Header, b.Header) &&
+		a.Fallback == b.Fallback && a.BalanceFactor == b.BalanceFactor
+}
+
+// samePointee reports whether a and b are both nil or point to equal values.
+func samePointee[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
 func sameSlice(a, b []routetable.Endpoint) bool {
 	if len(a) != len(b) {
 		return false

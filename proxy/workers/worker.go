@@ -38,7 +38,7 @@ type worker struct {
 	enc     *gob.Encoder
 	dec     *gob.Decoder
 	seq     uint64
-	sent    endpointsByBackend // the last table's endpoints, for the next one's delta
+	sent    lastTable // for the next table's difference
 	exitErr error              // why the process last exited
 }
 
@@ -78,7 +78,7 @@ func (w *worker) start(cmd *exec.Cmd, sockets []*os.File) (<-chan struct{}, erro
 	w.mu.Lock()
 	w.cmd, w.conn = cmd, ours
 	w.enc, w.dec = gob.NewEncoder(ours), gob.NewDecoder(ours)
-	w.sent = endpointsByBackend{}
+	w.sent = lastTable{}
 	w.mu.Unlock()
 	w.ready.Store(false)
 	w.log.Info("worker started", "pid", cmd.Process.Pid)
