@@ -39,7 +39,7 @@ type worker struct {
 	dec     *gob.Decoder
 	seq     uint64
 	sent    lastTable // for the next table's difference
-	exitErr error              // why the process last exited
+	exitErr error     // why the process last exited
 }
 
 // start starts the worker process on sockets (HTTP, HTTPS; nil: none). The returned
