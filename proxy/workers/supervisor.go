@@ -110,13 +110,14 @@ func New(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// sameCommand runs this executable again with this process's arguments.
+// sameCommand runs this executable again with this process's arguments: the running
+// image (/proc/self/exe), even if its file has been replaced since, so that a worker
+// restarted after an upgrade on disk still speaks its supervisor's protocol. Its
+// argv[0] is ours, so ps shows the workers as what they are.
 func sameCommand() *exec.Cmd {
-	exe, err := os.Executable()
-	if err != nil {
-		exe = "/proc/self/exe"
-	}
-	return exec.Command(exe, os.Args[1:]...)
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = os.Args
+	return cmd
 }
 
 // SetCookieKeys validates keys and sends them to every running worker. On error the
