@@ -9,8 +9,8 @@
 // thread to look for work) and leaves cores idle between those hand-offs. A
 // single-threaded process has nothing to hand off, and one per core keeps each core's
 // connections on its own poller. On this project's 2-vCPU benchmark machine two
-// workers served 9–10% more requests per second than one process with both cores, at
-// 12% less CPU per request (README, Performance).
+// workers served 7–10% more requests per second than one process with both cores, at
+// 9% less CPU per request (README, Performance).
 //
 // The supervisor restarts a worker that exits, and sends it the current keys and
 // table before it counts as ready again; its listening sockets stay open meanwhile,
