@@ -49,7 +49,7 @@ type Options struct {
 	// open files; the worker must call Serve.
 	Command func() *exec.Cmd
 	// ShutdownTimeout is how long workers get to finish their requests once told to
-	// stop; a worker still running 5 s after it is killed.
+	// stop; a worker still running 5 s after that is killed.
 	ShutdownTimeout time.Duration
 	Logger          logr.Logger
 	// Registerer takes the supervisor's own series (worker restarts); nil: kept
@@ -167,7 +167,8 @@ func (s *Supervisor) eachRunning(send func(*worker) error) {
 	wg.Wait()
 }
 
-// Ready reports whether every worker serves the current table.
+// Ready reports whether every worker serves a table: the validator's first, or a
+// later one (a worker is brought up to date before it counts).
 func (s *Supervisor) Ready() bool {
 	if !s.opts.Validator.Ready() {
 		return false
