@@ -25,11 +25,30 @@ import (
 // neither its key nor its certificate appears in the controller's (debug) log.
 func TestTLSSecretServedAndNeverLogged(t *testing.T) {
 	a := deploy(t, shared, "tls", 1, nil)
+	der, kder := secureHost(t, a)
+	eventually(t, 10*time.Second, func() error { return servesCertificateOf(shared, a.host) })
+	logs := shared.logs.String()
+	for name, secret := range map[string][]byte{"private key": kder, "certificate": der} {
+		for _, enc := range []string{base64.StdEncoding.EncodeToString(secret)[:40], string(secret[:16])} {
+			if strings.Contains(logs, enc) {
+				t.Fatalf("the controller log contains the Secret's %s", name)
+			}
+		}
+	}
+	if strings.Contains(logs, "PRIVATE KEY") {
+		t.Fatal("the controller log contains PEM key material")
+	}
+}
+
+// secureHost gives a's host a certificate of its own: a TLS Secret, and an Ingress
+// naming it for the host. It returns the certificate's and the key's DER.
+func secureHost(t *testing.T, a app) (der, kder []byte) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: a.host}, DNSNames: []string{a.host},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	kder, _ := x509.MarshalECPrivateKey(key)
+	der, _ = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	kder, _ = x509.MarshalECPrivateKey(key)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	create(t, &corev1.Secret{
@@ -42,29 +61,21 @@ func TestTLSSecretServedAndNeverLogged(t *testing.T) {
 	// The deploy Ingress routes "/"; this one adds TLS for the host on another path.
 	ing.Spec.Rules[0].HTTP.Paths[0].Path = "/secure"
 	create(t, ing)
+	return der, kder
+}
 
-	eventually(t, 10*time.Second, func() error {
-		conn, err := tls.Dial("tcp", shared.httpsAddr, &tls.Config{ServerName: a.host, InsecureSkipVerify: true})
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != a.host {
-			return errString("served certificate " + cn)
-		}
-		return nil
-	})
-	logs := shared.logs.String()
-	for name, secret := range map[string][]byte{"private key": kder, "certificate": der} {
-		for _, enc := range []string{base64.StdEncoding.EncodeToString(secret)[:40], string(secret[:16])} {
-			if strings.Contains(logs, enc) {
-				t.Fatalf("the controller log contains the Secret's %s", name)
-			}
-		}
+// servesCertificateOf reports whether c serves host's own certificate (secureHost)
+// to a new TLS connection that asks for host.
+func servesCertificateOf(c *controller, host string) error {
+	conn, err := tls.Dial("tcp", c.httpsAddr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+	if err != nil {
+		return err
 	}
-	if strings.Contains(logs, "PRIVATE KEY") {
-		t.Fatal("the controller log contains PEM key material")
+	defer conn.Close()
+	if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != host {
+		return errString("served certificate " + cn)
 	}
+	return nil
 }
 
 type errString string

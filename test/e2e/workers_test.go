@@ -17,8 +17,9 @@ import (
 
 // TestWorkerProcesses runs the controller with --workers=2: two worker processes
 // serve on shared listeners, cookies they issue work in the other worker and in a
-// single-process replica, an EndpointSlice change reaches every worker, /metrics
-// counts both workers' requests, and SIGTERM drains and leaves no worker behind.
+// single-process replica, a TLS Secret and an EndpointSlice change reach every
+// worker, /metrics counts both workers' requests, and SIGTERM drains and leaves no
+// worker behind.
 func TestWorkerProcesses(t *testing.T) {
 	c, err := launchController("workers", "--workers=2", "--cookie-key-file="+sharedKeyFile, "--shutdown-delay=1s")
 	if err != nil {
@@ -71,6 +72,18 @@ func TestWorkerProcesses(t *testing.T) {
 	if !strings.Contains(body, "sticky_ingress_snapshot_swaps_total{result=\"ok\"}") || !strings.Contains(body, "controller_runtime_") {
 		t.Error("/metrics lacks the supervisor's own series (route-table swaps, controller-runtime)")
 	}
+
+	// A TLS Secret reaches every worker (after the count above: the second Ingress
+	// renames the backend, whose series start again): each new connection is served its certificate.
+	secureHost(t, a)
+	eventually(t, 10*time.Second, func() error {
+		for i := 0; i < 8; i++ {
+			if err := servesCertificateOf(c, a.host); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 
 	// SIGTERM: not ready at once, still serving during the delay, then every process gone.
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
