@@ -65,10 +65,9 @@ type Supervisor struct {
 	workers  []*worker
 	restarts prometheus.Counter
 
-	// addrs are the listeners' addresses once Start has opened them.
-	addrsMu sync.Mutex
-	addrs   []net.Addr
-	opened  chan struct{}
+	// addrs are the listeners' addresses, written by Start before it closes opened.
+	addrs  []net.Addr
+	opened chan struct{}
 
 	// mu serialises changes: what the validator accepted last is what every
 	// worker has, or gets when it (re)starts.
@@ -191,8 +190,6 @@ func (s *Supervisor) Addrs(ctx context.Context) ([]net.Addr, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s.addrsMu.Lock()
-	defer s.addrsMu.Unlock()
 	return s.addrs, nil
 }
 
@@ -209,9 +206,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 				closeAll(sockets)
 				return fmt.Errorf("workers: listening on %s: %w", addr, err)
 			}
-			s.addrsMu.Lock()
 			s.addrs = append(s.addrs, bound)
-			s.addrsMu.Unlock()
 			s.log.Info("listening for the workers", "addr", bound.String(), "workers", len(s.workers))
 		}
 		for i := range sockets {

@@ -227,19 +227,30 @@ func (s *stoppedAPIServer) restart(t *testing.T) {
 	}
 }
 
+// pids lists the processes running now.
+func pids() ([]int, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, d := range dirs {
+		if pid, err := strconv.Atoi(d.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
 // findAPIServer returns the pid and command line of the kube-apiserver serving port.
 func findAPIServer(port string) (int, []string, error) {
-	dirs, err := os.ReadDir("/proc")
+	all, err := pids()
 	if err != nil {
 		return 0, nil, err
 	}
 	flag := "--secure-port=" + port
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+	for _, pid := range all {
+		raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 		if err != nil || len(raw) == 0 {
 			continue
 		}

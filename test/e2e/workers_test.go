@@ -128,12 +128,8 @@ func scrape(t *testing.T, c *controller) string {
 // childrenOf lists the processes whose parent is pid.
 func childrenOf(pid int) []int {
 	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	all, _ := pids()
+	for _, child := range all {
 		if ppid, _ := statField(child, 4); ppid == strconv.Itoa(pid) {
 			out = append(out, child)
 		}
