@@ -39,7 +39,8 @@ type rawHead struct {
 }
 
 // rawHeadsKey is the context key with which the lean forwarder asks the transport
-// for raw heads (exchangeContext answers it).
+// for raw heads (exchangeContext answers it): its value is the *headArena to make
+// the response's head in, the client connection's (headarena.go); nil asks for none.
 type rawHeadsKey struct{}
 
 // rawHeadWriter is a ResponseWriter that can send a raw head: the fast server's, and
@@ -49,6 +50,13 @@ type rawHeadWriter interface {
 	// writeRawHeader is WriteHeader for a response whose pod lines are rh, its
 	// header map holding only what the proxy added.
 	writeRawHeader(code int, rh *rawHead)
+	// heads is the client connection's arena, which the request's head was made
+	// in and its response's may be.
+	heads() *headArena
+	// releaseHeads says that nothing holds the strings of the request's heads any
+	// more: once the request is over, the connection may make new ones in their
+	// bytes (headArena.rewind).
+	releaseHeads()
 }
 
 // rawHeadOf returns res's raw head, or nil when it has a header map of all its lines.
@@ -122,6 +130,9 @@ func scanRawHead(fields string, rh *rawHead) (int64, bool) {
 // sendsRawHeads: the fast server's writer sends raw heads until its header is out.
 func (w *h1ResponseWriter) sendsRawHeads() bool { return w.status == 0 }
 
+func (w *h1ResponseWriter) heads() *headArena { return &w.conn.heads }
+func (w *h1ResponseWriter) releaseHeads()     { w.headsReleased = true }
+
 func (w *h1ResponseWriter) writeRawHeader(code int, rh *rawHead) {
 	if w.status != 0 {
 		return
@@ -143,4 +154,19 @@ func (w *statusWriter) sendsRawHeads() bool {
 func (w *statusWriter) writeRawHeader(code int, rh *rawHead) {
 	w.record(code)
 	w.ResponseWriter.(rawHeadWriter).writeRawHeader(code, rh)
+}
+
+// heads and releaseHeads pass through to the fast server's writer; under another
+// writer (net/http's) there is no arena.
+func (w *statusWriter) heads() *headArena {
+	if rw, ok := w.ResponseWriter.(rawHeadWriter); ok {
+		return rw.heads()
+	}
+	return nil
+}
+
+func (w *statusWriter) releaseHeads() {
+	if rw, ok := w.ResponseWriter.(rawHeadWriter); ok {
+		rw.releaseHeads()
+	}
 }

@@ -38,6 +38,9 @@ type h1ResponseWriter struct {
 	committed   bool
 	chunking    bool
 	closeAfter  bool
+	// headsReleased: the handler holds none of the request's head strings any
+	// more (releaseHeads), and the connection may rewind its arena.
+	headsReleased bool
 
 	// What WriteHeader saw in the handler's header.
 	contentLength string // the handler's valid Content-Length ("" = none)

@@ -360,6 +360,11 @@ func (sc *h1ServerConn) serveRequest() (keep bool) {
 	if err := sc.bw.Flush(); err != nil {
 		keep = false
 	}
+	if sc.w.headsReleased {
+		sc.heads.rewind() // the next request's heads take this one's bytes
+	} else {
+		sc.heads.keep()
+	}
 	return keep && !r.Close
 }
 

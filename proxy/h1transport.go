@@ -248,7 +248,10 @@ func bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
 // when the lean forwarder asks for it on the context: h1rawhead.go), everything else
 // by http.ReadResponse.
 func readResponse(ctx context.Context, br *bufio.Reader, req *http.Request, heads *headArena) (*http.Response, error) {
-	raw := ctx.Value(rawHeadsKey{}) == true
+	raw := false
+	if a, _ := ctx.Value(rawHeadsKey{}).(*headArena); a != nil {
+		raw, heads = true, a
+	}
 	for n := 0; ; n++ {
 		resp, ok, err := readResponseHead(br, req, raw, heads)
 		if !ok && err == nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,12 +66,13 @@ func (ci *connInfo) forwardedForHeader(remoteAddr string, a netip.Addr) []string
 }
 
 // forwardedHostHeader returns [host], reused while the connection's requests name
-// the same host.
+// the same host. The value is a copy: host is a string of the request's head, whose
+// bytes the connection's next request may take (headArena.rewind).
 func (ci *connInfo) forwardedHostHeader(host string) []string {
 	if v := ci.hostHeader.Load(); v != nil && (*v)[0] == host {
 		return *v
 	}
-	v := []string{host}
+	v := []string{strings.Clone(host)}
 	ci.hostHeader.Store(&v)
 	return v
 }

@@ -161,3 +161,7 @@ func cookieOf(resp *http.Response, name string) *http.Cookie {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// The proxy's tests run with the head arena's given-back bytes poisoned
+// (poisonRewoundHeads), so that a string kept past its request's release shows.
+func init() { poisonRewoundHeads.Store(true) }

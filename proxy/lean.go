@@ -136,8 +136,10 @@ func copyRequestFields(out, r *http.Request) {
 type exchangeContext struct {
 	context.Context
 	x *exchange
-	// rawHeads asks the transport to keep qualifying response heads raw (h1rawhead.go).
-	rawHeads bool
+	// rawHeads asks the transport to keep qualifying response heads raw
+	// (h1rawhead.go), and to make them in this arena, the client connection's;
+	// nil asks for neither.
+	rawHeads *headArena
 }
 
 func (c *exchangeContext) Value(key any) any {
@@ -221,7 +223,10 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 
 	l.exchangeCtx.Context, l.exchangeCtx.x = r.Context(), x
 	raw, _ := w.(rawHeadWriter)
-	l.exchangeCtx.rawHeads = raw != nil && raw.sendsRawHeads() && !noRawHeads.Load()
+	l.exchangeCtx.rawHeads = nil
+	if raw != nil && raw.sendsRawHeads() && !noRawHeads.Load() {
+		l.exchangeCtx.rawHeads = raw.heads()
+	}
 	out := &l.out
 	*out = *l.template
 	copyRequestFields(out, r)
@@ -304,6 +309,12 @@ func (u *upstream) serveLean(w http.ResponseWriter, r *http.Request, x *exchange
 	res.Body.Close() // now, to populate res.Trailer
 	copyTrailers(w, dst, res.Trailer, announced)
 	recycleResponse(res) // nothing holds res any more: dst is w's, the body is closed
+	if raw != nil {
+		// The transport is done with out and res, l is about to be cleared, and
+		// w's header is emptied before its next use: the heads' strings are free.
+		// (Every earlier return keeps them: a transport that failed may hold out.)
+		raw.releaseHeads()
+	}
 }
 
 // copyTrailers sets the response's trailers as ReverseProxy does: under their names
@@ -331,7 +342,7 @@ func putLean(l *leanState) {
 	l.url = url.URL{}
 	l.out = http.Request{}
 	l.rw = nil
-	l.exchangeCtx.Context, l.exchangeCtx.x, l.exchangeCtx.rawHeads = context.Background(), nil, false
+	l.exchangeCtx.Context, l.exchangeCtx.x, l.exchangeCtx.rawHeads = context.Background(), nil, nil
 	leans.Put(l)
 }
 
