@@ -5,8 +5,10 @@
 # a valid sticky cookie, without one, with one over HTTPS (a self-signed certificate,
 # keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;
 # direct-to-backend as the ceiling; hack/gofloor (the least a goroutine-per-connection
-# Go proxy can do) as Go's floor, and hack/evfloor (the same work on an epoll event
-# loop, as nginx and HAProxy are built) as the event-loop floor. Runs alternate
+# Go proxy can do) as Go's floor, hack/evfloor (the same work on an epoll event
+# loop, as nginx and HAProxy are built) as the event-loop floor, and hack/uringfloor
+# (that loop on io_uring: a system call per turn, not per read and write) as the
+# io_uring floor. Runs alternate
 # between proxies round by round, so a noisy machine skews every proxy alike, each
 # round starting with the next proxy; medians are reported, and each ratio to a peer
 # is the median of the rounds' own ratios (the two runs of a round are seconds apart,
@@ -56,11 +58,13 @@ export PATH="$PATH:/usr/sbin"
 go build -o bin/demo-backend ./hack/demo-backend
 go build -o bin/gofloor ./hack/gofloor
 go build -o bin/evfloor ./hack/evfloor
+go build -o bin/uringfloor ./hack/uringfloor
+FLOORS="floor evfloor uringfloor"
 start_backends
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
 # Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
-declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480 [evfloor]=18580)
+declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480 [evfloor]=18580 [uringfloor]=18680)
 declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
 declare -A TLS_PORT=([sticky]=18443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
 
@@ -83,6 +87,8 @@ bin/gofloor 127.0.0.1:18480 127.0.0.21:9100 >"$RUN/gofloor.log" 2>&1 &
 pids+=($!); PID[floor]=$!
 bin/evfloor 127.0.0.1:18580 127.0.0.21:9100 >"$RUN/evfloor.log" 2>&1 &
 pids+=($!); PID[evfloor]=$!
+bin/uringfloor 127.0.0.1:18680 127.0.0.21:9100 >"$RUN/uringfloor.log" 2>&1 &
+pids+=($!); PID[uringfloor]=$!
 for p in $PEERS; do
   case "$p" in
     nginx)
@@ -102,7 +108,12 @@ for p in $PEERS; do
 done
 
 wait_up sticky-ingress http://127.0.0.1:18080/ cookie.bench
-for p in $PEERS floor evfloor; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+if ! kill -0 "${PID[uringfloor]}" 2>/dev/null; then # io_uring disabled here, or a kernel before 6.1
+  echo "bench: the io_uring floor is left out: $(cat "$RUN/uringfloor.log")"
+  FLOORS="floor evfloor"
+  unset 'PID[uringfloor]'
+fi
+for p in $PEERS $FLOORS; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
 for p in "${!PID[@]}"; do alive "$p" "${PID[$p]}"; done
 for b in "${backends[@]}"; do alive "a backend" "$b"; done
 
@@ -150,7 +161,7 @@ paired_ratio() {
 
 # The first seconds of a process's load cost more (Go's heap and pools growing,
 # goroutine stacks, connections to the backends): every proxy gets the same warm-up.
-for p in sticky $PEERS floor evfloor; do
+for p in sticky $PEERS $FLOORS; do
   host=x; [[ "$p" == sticky ]] && host=cookie.bench
   wrk -t"$THREADS" -c"$CONNS" -d2s -H "Host: $host" -H "Cookie: ${COOKIE[$p]:-none=1}" \
     "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
@@ -161,14 +172,14 @@ printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' scenario proxy "req/
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=() CPU=() USR=() IDLE=()
   for round in $(seq 1 "$ROUNDS"); do
-    for p in $(rotated "$round" sticky $PEERS) floor evfloor direct; do
-      [[ ("$p" == direct || "$p" == floor || "$p" == evfloor) && "$scenario" != cookie-hit ]] && continue
+    for p in $(rotated "$round" sticky $PEERS) $FLOORS direct; do
+      [[ " $FLOORS direct " == *" $p "* && "$scenario" != cookie-hit ]] && continue
       read -r reqs p50 p99 errs cpu usr idle < <(run_wrk "$p" "$scenario")
       R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
-  for p in sticky $PEERS floor evfloor direct; do
+  for p in sticky $PEERS $FLOORS direct; do
     [[ -z "${R[$p]:-}" ]] && continue
     r="$(median_of "${R[$p]}")"
     p50="$(median_of "${P50[$p]}")"
@@ -183,7 +194,8 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
     fi
     case "$p" in
       sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;;
-      floor) name="Go floor" ;; evfloor) name="event-loop floor" ;; *) name="$p" ;;
+      floor) name="Go floor" ;; evfloor) name="event-loop floor" ;; uringfloor) name="io_uring floor" ;;
+      *) name="$p" ;;
     esac
     printf '%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu" "$usr" "$idle"
   done
@@ -196,4 +208,5 @@ echo "cpu µs: the proxy's CPU time (user and system, workers included) per requ
 echo "idle %: the share of the machine's time (both cores) that nothing ran during the run: wrk, the backends and the proxy all waited."
 echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
 echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
+echo "io_uring floor: hack/uringfloor, that loop on io_uring, one system call a turn for all its reads and writes."
 echo "Pinned runs, the floors and the ceiling all load one backend, app-1: every proxy's cookie pins there."
