@@ -168,7 +168,7 @@ func (f *h1Server) closeIdle() bool {
 	for sc := range f.conns {
 		switch st := sc.state.Load(); {
 		case st == connIdle, st == connNew && sc.accepted < quiet:
-			sc.c.Close()
+			sc.raw.Close()
 		}
 	}
 	return len(f.conns) == 0
@@ -183,7 +183,7 @@ func (f *h1Server) Close() {
 		f.ln.Close()
 	}
 	for sc := range f.conns {
-		sc.c.Close()
+		sc.raw.Close()
 	}
 }
 

@@ -469,7 +469,13 @@ func TestFastServerLeavesNoGoroutines(t *testing.T) {
 			}
 			echoHandler(w, r)
 		}), nil)
-		serving := runtime.NumGoroutine()
+		// The server's own goroutines (its accept loop, the clients' watchdog)
+		// start as it serves: counted once a connection has come and gone.
+		warm := dialRaw(t, fs.addr)
+		warm.send("GET /a HTTP/1.1\r\nHost: test\r\n\r\n")
+		warm.expect("GET", 200, `fast=true GET /a body="" err=<nil>`)
+		warm.c.Close()
+		serving := steadyGoroutines()
 		var clients []*rawClient
 		for i := range 10 {
 			c := dialRaw(t, fs.addr)
@@ -492,6 +498,20 @@ func TestFastServerLeavesNoGoroutines(t *testing.T) {
 		waitGoroutines(t, serving, "after the clients left")
 	})
 	waitGoroutines(t, before, "after the server closed")
+}
+
+// steadyGoroutines is the number of goroutines once it has stopped changing.
+func steadyGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 40 {
+		time.Sleep(50 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
 }
 
 func waitGoroutines(t *testing.T, want int, when string) {

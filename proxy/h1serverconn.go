@@ -74,14 +74,15 @@ var (
 )
 
 func (f *h1Server) newConn(c net.Conn) *h1ServerConn {
-	return &h1ServerConn{f: f, c: c, accepted: time.Now().UnixNano()}
+	// Wrapped here, before the server knows of the connection: closeIdle and Close
+	// close it through raw, which a batched send's descriptor needs.
+	return &h1ServerConn{f: f, c: c, raw: rawsocket.Wrap(c), accepted: time.Now().UnixNano()}
 }
 
 // serve reads and serves requests until the connection closes, fails, or is handed
 // to net/http.
 func (sc *h1ServerConn) serve() {
 	handedOff := false
-	sc.raw = rawsocket.Wrap(sc.c)
 	sc.rw = sc.raw
 	defer func() {
 		// A panic outside the handler (which serveRequest recovers) is a bug of

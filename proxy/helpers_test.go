@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 )
 
@@ -163,5 +164,10 @@ func cookieOf(resp *http.Response, name string) *http.Cookie {
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // The proxy's tests run with the head arena's given-back bytes poisoned
-// (poisonRewoundHeads), so that a string kept past its request's release shows.
-func init() { poisonRewoundHeads.Store(true) }
+// (poisonRewoundHeads), so that a string kept past its request's release shows,
+// and with small sends batched as a worker's are (rawsocket.BatchSends; where
+// io_uring is refused, they are system calls, as before).
+func init() {
+	poisonRewoundHeads.Store(true)
+	_ = rawsocket.BatchSends()
+}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sticky-ingress/sticky-ingress/internal/rawsocket"
 	"github.com/sticky-ingress/sticky-ingress/proxy"
 	"github.com/sticky-ingress/sticky-ingress/proxy/routetable"
 	"github.com/sticky-ingress/sticky-ingress/proxy/workers"
@@ -42,6 +44,7 @@ func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg regis
 	var dp dataPlane
 	var gather prometheus.Gatherer = reg
 	if opts.workers <= 1 {
+		batchSends(opts, log)
 		if dp, err = proxy.New(po); err != nil {
 			return nil, nil, err
 		}
@@ -115,7 +118,21 @@ func runWorker(opts *options, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
+	batchSends(opts, log.WithValues("worker", workers.Index()))
 	return workers.Serve(srv, reg)
+}
+
+// batchSends turns on batched sends (rawsocket.BatchSends, --io-uring) where they
+// pay: in a process whose Go code runs on one thread, as a worker's does.
+func batchSends(opts *options, log logr.Logger) {
+	if !opts.ioUring || runtime.GOMAXPROCS(0) != 1 {
+		return
+	}
+	if err := rawsocket.BatchSends(); err != nil {
+		log.Info("io_uring unavailable: each socket write is a system call of its own", "reason", err.Error())
+		return
+	}
+	log.V(1).Info("small socket writes are sent in batches through io_uring")
 }
 
 // servingProxy runs the proxy on every replica (it needs no leadership). At shutdown it

@@ -26,11 +26,11 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
+	"github.com/sticky-ingress/sticky-ingress/internal/uring"
 )
 
 // A completion's user data is the pair's slot in its loop, shifted, and the
@@ -39,7 +39,7 @@ const (
 	doneAccept = iota
 	doneClientRecv
 	doneBackendRecv
-	doneSend // only failures (sqeCQESkipSuccess)
+	doneSend // only failures (uring.CQESkipSuccess)
 	opBits   = 2
 )
 
@@ -54,7 +54,7 @@ type pair struct {
 }
 
 type loop struct {
-	r        *ring
+	r        *uring.Ring
 	listener int
 	backends []unix.SockaddrInet4
 	next     int
@@ -62,18 +62,12 @@ type loop struct {
 	free     []int
 }
 
-func (l *loop) acceptNext() {
-	l.r.queue(submission{opcode: opAccept, fd: int32(l.listener), opFlags: unix.SOCK_CLOEXEC, userData: doneAccept})
-}
+func (l *loop) acceptNext() { l.r.Accept(l.listener, unix.SOCK_CLOEXEC, doneAccept) }
 
-func (l *loop) recv(slot, fd int, b []byte, done uint64) {
-	l.r.queue(submission{opcode: opRecv, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&b[0]))), len: uint32(len(b)),
-		userData: uint64(slot)<<opBits | done})
-}
+func (l *loop) recv(slot, fd int, b []byte, done uint64) { l.r.Recv(fd, b, uint64(slot)<<opBits|done) }
 
 func (l *loop) send(slot, fd int, b []byte) {
-	l.r.queue(submission{opcode: opSend, flags: sqeCQESkipSuccess, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&b[0]))),
-		len: uint32(len(b)), opFlags: msgFlags, userData: uint64(slot)<<opBits | doneSend})
+	l.r.Send(fd, b, msgFlags, uring.CQESkipSuccess, uint64(slot)<<opBits|doneSend)
 }
 
 func (l *loop) accepted(fd int) {
@@ -154,10 +148,10 @@ func (l *loop) completed(userData uint64, res int32) {
 }
 
 // run makes the loop's ring on its own thread: the thread that makes a ring is the
-// one that may submit to it (setupSingleIssuer).
+// one that may submit to it (uring.SetupSingleIssuer).
 func (l *loop) run(ready chan<- error) {
 	runtime.LockOSThread() // the loop is its thread's, as an nginx worker is its process's
-	r, err := newRing(256)
+	r, err := uring.New(256, uring.SetupCoopTaskrun|uring.SetupSingleIssuer|uring.SetupDeferTaskrun)
 	ready <- err
 	if err != nil {
 		return
@@ -165,8 +159,8 @@ func (l *loop) run(ready chan<- error) {
 	l.r = r
 	l.acceptNext()
 	for {
-		l.r.enter(true)
-		l.r.reap(l.completed)
+		_ = l.r.Enter(true) // a refusal (out of memory) is tried again on the next turn
+		l.r.Reap(l.completed)
 	}
 }
 

@@ -19,14 +19,21 @@ func (s *rawSocketConn) WriteOnNextRead(p []byte) { s.ask = p }
 // has no room for is finished by Write, which waits for room; the read is then an
 // ordinary one.
 func (s *rawSocketConn) askThenRead(p []byte) (int, error) {
+	if err := s.awaitQueued(); err != nil { // a body sent before, still settling
+		s.ask = nil
+		return 0, err
+	}
 	op := &s.rd
 	op.mu.Lock()
 	op.p, op.n, op.errno, op.ask, op.askFailed = p, 0, 0, s.ask, false
 	s.ask = nil
-	err := s.rc.Read(op.askCall)
+	err := s.rc.Read(s.askCall)
 	n, errno, rest, failed := op.n, op.errno, op.ask, op.askFailed
 	op.p, op.ask = nil, nil
 	op.mu.Unlock()
+	if qerr := s.queuedError(); qerr != nil { // the request was batched, and failed
+		return 0, qerr
+	}
 	switch {
 	case err != nil:
 		return 0, renameRawOp(err, "read")
@@ -41,12 +48,18 @@ func (s *rawSocketConn) askThenRead(p []byte) (int, error) {
 	return s.readResult(n, errno, err)
 }
 
-// askThenRead sends op.ask and then waits for readiness without reading (false);
-// called again once the socket is readable, it reads. It leaves in op.ask what the
-// socket had no room for, and stops there (true).
-func (op *rawSocketOp) askThenRead(fd uintptr) bool {
+// askStep is askThenRead's poller call. It sends op.ask (or batches it) and then
+// waits for readiness without reading (false); called again once the socket is
+// readable, it reads. It leaves in op.ask what the socket had no room for, and
+// stops there (true).
+func (s *rawSocketConn) askStep(fd uintptr) bool {
+	op := &s.rd
 	if op.ask == nil {
 		return op.read(fd)
+	}
+	if b := batch.Load(); b != nil && b.queue(s, fd, op.ask) {
+		op.ask = nil
+		return false
 	}
 	n, errno := send(fd, op.ask)
 	op.ask = op.ask[n:]

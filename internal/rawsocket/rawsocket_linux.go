@@ -25,7 +25,7 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	s := &rawSocketConn{TCPConn: sc, rc: rc}
 	// Method values made once, not per call.
-	s.rd.call, s.wr.call, s.rd.askCall, s.stepCall = s.rd.read, s.wr.write, s.rd.askThenRead, s.runStep
+	s.rd.call, s.wr.call, s.rest.call, s.askCall, s.stepCall = s.rd.read, s.wr.write, s.rest.write, s.askStep, s.runStep
 	return s
 }
 
@@ -38,8 +38,15 @@ type rawSocketConn struct {
 	*net.TCPConn
 	rc     syscall.RawConn
 	rd, wr rawSocketOp
-	// ask is what the next Read sends before it waits (WriteOnNextRead).
-	ask []byte
+	// ask is what the next Read sends before it waits (WriteOnNextRead), and
+	// askCall the poller call that does it.
+	ask     []byte
+	askCall func(fd uintptr) bool
+
+	// batched is the connection's part in the batch of sends (batch_linux.go), and
+	// rest the writing of what a batched send could not send.
+	batched connBatch
+	rest    rawSocketOp
 
 	// ServeReads' state: step, run with inline set and the socket's descriptor in
 	// fd; drained once a read showed the socket empty since readiness was reset.
@@ -67,7 +74,6 @@ type rawSocketOp struct {
 	// send failed (errno is then the send's).
 	ask       []byte
 	askFailed bool
-	askCall   func(fd uintptr) bool
 }
 
 func (s *rawSocketConn) Read(p []byte) (int, error) {
@@ -102,15 +108,19 @@ func (s *rawSocketConn) Write(p []byte) (int, error) {
 			return n, err
 		}
 	}
+	if err := s.awaitQueued(); err != nil {
+		return 0, err
+	}
 	n, errno, err := s.run(&s.wr, p, s.rc.Write)
 	return s.writeResult(n, errno, err)
 }
 
 // writeNow is Write while a ServeReads step runs, whose poller call holds the
-// descriptor open: the sendto(2) calls are made on it directly, and only what the
-// socket has no room for waits, through the poller. ok is false when the step has
-// ended meanwhile (runStep ends it under the write mutex): the descriptor may be
-// gone, and the write is the poller's.
+// descriptor open: p joins the batch of sends (batch_linux.go), or the sendto(2)
+// calls are made on the descriptor directly, and only what the socket has no room
+// for waits, through the poller. ok is false when the step has ended meanwhile
+// (runStep ends it under the write mutex): the descriptor may be gone, and the
+// write is the poller's.
 func (s *rawSocketConn) writeNow(p []byte) (n int, err error, ok bool) {
 	op := &s.wr
 	op.mu.Lock()
@@ -118,12 +128,47 @@ func (s *rawSocketConn) writeNow(p []byte) (n int, err error, ok bool) {
 	if !s.inline.Load() {
 		return 0, nil, false
 	}
+	if b := batch.Load(); b != nil {
+		if b.queue(s, s.fd, p) {
+			return len(p), nil, true
+		}
+		if err := s.awaitQueued(); err != nil {
+			return 0, err, true
+		}
+		if b.queue(s, s.fd, p) {
+			return len(p), nil, true
+		}
+	}
 	n, errno := send(s.fd, p)
 	if errno == syscall.EAGAIN {
 		n, errno, err = op.wait(p, n, s.rc.Write)
 	}
 	n, err = s.writeResult(n, errno, err)
 	return n, err, true
+}
+
+// Close closes the connection once no batched send of its waits for its descriptor.
+func (s *rawSocketConn) Close() error {
+	s.closeBatched()
+	return s.TCPConn.Close()
+}
+
+// CloseWrite half-closes the connection after what it has written: its FIN follows
+// a batched send, as the bytes of a Write would.
+func (s *rawSocketConn) CloseWrite() error {
+	if err := s.awaitQueued(); err != nil {
+		return err
+	}
+	return s.TCPConn.CloseWrite()
+}
+
+// ReadFrom copies r to the connection (splicing, where the kernel can) after what
+// it has written.
+func (s *rawSocketConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := s.awaitQueued(); err != nil {
+		return 0, err
+	}
+	return s.TCPConn.ReadFrom(r)
 }
 
 func (s *rawSocketConn) writeResult(n int, errno syscall.Errno, err error) (int, error) {

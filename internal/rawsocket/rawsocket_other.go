@@ -14,3 +14,6 @@ func ServeReads(c net.Conn, step func() (done bool)) (ok bool, err error) { retu
 
 // PeerGone reports false: ServeReads never runs here.
 func PeerGone(c net.Conn) bool { return false }
+
+// BatchSends does nothing here: there are no raw sockets to batch the sends of.
+func BatchSends() error { return nil }
