@@ -37,8 +37,13 @@ import (
 // system call it saves.
 const maxBatched = 16 << 10
 
-// batchArena is how many bytes a batch holds: a full one is flushed by the writer.
-const batchArena = 128 << 10
+// batchArena is how many bytes a batch holds, and maxBatch how many sends: a full
+// batch is flushed by the writer that finds it so. The count bounds how long a
+// send may wait for the others (under load, ~7 sends share a flush).
+const (
+	batchArena = 128 << 10
+	maxBatch   = 32
+)
 
 type sendBatch struct {
 	mu      sync.Mutex
@@ -131,7 +136,7 @@ func (b *sendBatch) queue(s *rawSocketConn, fd uintptr, p []byte) bool {
 		b.mu.Unlock()
 		return false
 	}
-	if b.used+len(p) > batchArena || b.ring.Room() == 0 {
+	if b.used+len(p) > batchArena || len(b.queued) == maxBatch || b.ring.Room() == 0 {
 		b.flushLocked()
 		if b.broken {
 			b.mu.Unlock()
