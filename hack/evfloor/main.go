@@ -20,9 +20,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"net/netip"
-	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -30,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
+	"github.com/sticky-ingress/sticky-ingress/hack/internal/loops"
 )
 
 // conn is a socket of a loop's: a client's, or a pooled one to a backend.
@@ -248,64 +246,20 @@ func (l *loop) run() {
 	}
 }
 
-func sockaddr(s string) (unix.SockaddrInet4, error) {
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil || !ap.Addr().Is4() {
-		return unix.SockaddrInet4{}, fmt.Errorf("%q: want IPv4 address:port", s)
-	}
-	return unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, nil
-}
-
-// listen makes one of the loops' listeners on addr: SO_REUSEPORT, so that the
-// kernel spreads connections over the loops.
-func listen(addr unix.SockaddrInet4) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return -1, err
-	}
-	if err := unix.Bind(fd, &addr); err != nil {
-		return -1, err
-	}
-	return fd, unix.Listen(fd, 1024)
-}
-
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: evfloor LISTEN BACKEND...")
-		os.Exit(2)
-	}
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "evfloor:", err)
-		os.Exit(1)
-	}
-	addr, err := sockaddr(os.Args[1])
-	if err != nil {
-		fail(err)
-	}
-	var backends []unix.SockaddrInet4
-	for _, s := range os.Args[2:] {
-		b, err := sockaddr(s)
-		if err != nil {
-			fail(err)
-		}
-		backends = append(backends, b)
-	}
+	addr, backends := loops.Args("evfloor")
 	for range runtime.GOMAXPROCS(0) {
 		ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
-			fail(err)
+			loops.Fail("evfloor", err)
 		}
-		ln, err := listen(addr)
+		ln, err := loops.Listen(addr, unix.SOCK_NONBLOCK)
 		if err != nil {
-			fail(err)
+			loops.Fail("evfloor", err)
 		}
 		l := &loop{ep: ep, listener: ln, conns: map[int]*conn{}, idle: make([][]*conn, len(backends)), backends: backends}
 		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, ln, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(ln)}); err != nil {
-			fail(err)
+			loops.Fail("evfloor", err)
 		}
 		go l.run()
 	}

@@ -22,14 +22,12 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"net/netip"
-	"os"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
+	"github.com/sticky-ingress/sticky-ingress/hack/internal/loops"
 	"github.com/sticky-ingress/sticky-ingress/internal/uring"
 )
 
@@ -165,61 +163,17 @@ func (l *loop) run(ready chan<- error) {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: uringfloor LISTEN BACKEND...")
-		os.Exit(2)
-	}
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "uringfloor:", err)
-		os.Exit(1)
-	}
-	addr, err := sockaddr(os.Args[1])
-	if err != nil {
-		fail(err)
-	}
-	var backends []unix.SockaddrInet4
-	for _, s := range os.Args[2:] {
-		b, err := sockaddr(s)
-		if err != nil {
-			fail(err)
-		}
-		backends = append(backends, b)
-	}
+	addr, backends := loops.Args("uringfloor")
 	for range runtime.GOMAXPROCS(0) {
-		ln, err := listen(addr)
+		ln, err := loops.Listen(addr, 0)
 		if err != nil {
-			fail(err)
+			loops.Fail("uringfloor", err)
 		}
 		ready := make(chan error)
 		go (&loop{listener: ln, backends: backends}).run(ready)
 		if err := <-ready; err != nil {
-			fail(err)
+			loops.Fail("uringfloor", err)
 		}
 	}
 	select {}
-}
-
-func sockaddr(s string) (unix.SockaddrInet4, error) {
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil || !ap.Addr().Is4() {
-		return unix.SockaddrInet4{}, fmt.Errorf("%q: want IPv4 address:port", s)
-	}
-	return unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, nil
-}
-
-// listen opens a listening socket of the loop's own on addr; the kernel spreads
-// connections over the loops' sockets (SO_REUSEPORT).
-func listen(addr unix.SockaddrInet4) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return -1, err
-	}
-	if err := unix.Bind(fd, &addr); err != nil {
-		return -1, err
-	}
-	return fd, unix.Listen(fd, 1024)
 }
