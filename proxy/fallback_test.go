@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +106,46 @@ func TestConnectFailureIsRetriedElsewhereAndRepinned(t *testing.T) {
 		if cookieOf(r, "STICKY") == nil {
 			t.Fatalf("request %d: no cookie pinning the session to the live endpoint", i)
 		}
+	}
+}
+
+// A pod that dies with a request in hand resets its connection before a byte of an
+// answer: a GET is sent to another endpoint instead, and the session re-pinned there,
+// but a POST is not, as the pod may have acted on it (502).
+func TestRequestToAPodThatDiedIsRetriedWhenIdempotent(t *testing.T) {
+	alive := startBackend(t, "alive", nil)
+	dying := startBackend(t, "dying", func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = c.(*net.TCPConn).SetLinger(0) // a reset, as a killed process's socket gives
+		c.Close()
+	})
+	eps := backendsOf(alive, dying)
+	p := startProxy(t, oneHost("shop.test", eps, cookieAffinity()))
+	for i := range 4 { // round robin: every other request picks the dying pod first
+		r := p.get(t, "shop.test")
+		if r.StatusCode != http.StatusOK || r.Header.Get("X-Server-Id") != "alive" || cookieOf(r, "STICKY") == nil {
+			t.Fatalf("GET %d: %d from %q", i, r.StatusCode, r.Header.Get("X-Server-Id"))
+		}
+	}
+
+	p2 := startProxy(t, oneHost("shop.test", eps, cookieAffinity()))
+	codes := map[int]int{}
+	for range 4 {
+		req, _ := http.NewRequest(http.MethodPost, p2.httpURL+"/", strings.NewReader("order=1"))
+		req.Host = "shop.test"
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusBadGateway] == 0 || codes[http.StatusOK] == 0 {
+		t.Fatalf("POSTs: %v; want some answered by the live pod and some 502 from the dying one", codes)
 	}
 }
 

@@ -129,6 +129,13 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// noAnswerError is a request's failure on a connection that gave not a byte of an
+// answer: the pod reset or closed it (retryOnConnectFailure retries an idempotent one).
+type noAnswerError struct{ err error }
+
+func (e *noAnswerError) Error() string { return e.err.Error() }
+func (e *noAnswerError) Unwrap() error { return e.err }
+
 // attempt sends req on a pooled connection (when reuse allows and one is idle) or a
 // new one. stale reports that a reused connection failed before any byte of a
 // response arrived, the sign of a pod that closed it while it was idle.
@@ -193,7 +200,7 @@ func (t *h1Transport) attempt(req *http.Request, pool *idlePool, reuse bool) (_ 
 		if stale {
 			err = fmt.Errorf("upstream closed a kept-alive connection: %w", err)
 		}
-		return nil, fail(err), stale
+		return nil, fail(&noAnswerError{err}), stale
 	}
 	resp, err := readResponse(ctx, pc.br, req, &pc.heads)
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 
 // TestBackendKilledMidLoad: sticky users keep sending while one backend dies without
 // its EndpointSlice changing (a crash the control plane has not seen yet). Under
-// rebalance no request fails — a refused connection is retried elsewhere and the
-// session re-pinned — and users of the surviving backends never move.
+// rebalance no request fails — a refused connection, and a GET the backend had in
+// hand as it died, is retried elsewhere and the session re-pinned — and users of the
+// surviving backends never move.
 func TestBackendKilledMidLoad(t *testing.T) {
 	a := deploy(t, shared, "crash", 3, map[string]string{"sticky-ingress.io/affinity": "cookie"})
 	const users = 12
