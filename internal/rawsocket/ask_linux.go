@@ -17,7 +17,7 @@ func (s *rawSocketConn) WriteOnNextRead(p []byte) { s.ask = p }
 
 // askThenRead is Read with bytes to send first (WriteOnNextRead). A send the socket
 // has no room for is finished by Write, which waits for room; the read is then an
-// ordinary one.
+// ordinary one. (A batched send, BatchSends, is finished by the batch.)
 func (s *rawSocketConn) askThenRead(p []byte) (int, error) {
 	if err := s.awaitQueued(); err != nil { // a body sent before, still settling
 		s.ask = nil

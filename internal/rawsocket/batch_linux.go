@@ -26,8 +26,9 @@ import (
 // batch, or fails it with EAGAIN, so once io_uring_enter has returned the batch's
 // bytes are free again. A send the socket had no room for (EAGAIN, or part of it)
 // is finished by a goroutine of its own, through the poller; a send that failed
-// leaves its error for the connection's next write, and for the read that waits
-// for an answer that cannot come. Until a connection's queued send is settled so,
+// leaves its error for the connection's next write, and ends (with a read deadline
+// in the past) the read that waits for an answer that cannot come, or for a client
+// whose reset it has already seen. Until a connection's queued send is settled so,
 // its next write, half-close or splice waits: bytes go out in the order written.
 // Close flushes the batch first, so no queued send outlives its descriptor (whose
 // number the next accepted connection may take).

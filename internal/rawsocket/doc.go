@@ -30,6 +30,11 @@
 // are made only once the poller has reported bytes, not first tried after every
 // answer, for the next request, which is not there yet.
 //
+// BatchSends (batch_linux.go) makes the sends of a process whose Go code runs on one
+// thread, a proxy worker's, in batches: what a step answers and what WriteOnNextRead
+// asks are copied into a batch that a flusher goroutine hands to the kernel with one
+// io_uring_enter(2) once the goroutines that were ready have run.
+//
 // Not under the race detector: syscall.Read and Write tell it that bytes written to
 // a socket happen before their reading (data through a socket orders memory between
 // goroutines); raw calls cannot, and tests that write through the proxy and check
