@@ -3,7 +3,6 @@ package proxy
 import (
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -135,14 +134,7 @@ func TestRequestToAPodThatDiedIsRetriedWhenIdempotent(t *testing.T) {
 	p2 := startProxy(t, oneHost("shop.test", eps, cookieAffinity()))
 	codes := map[int]int{}
 	for range 4 {
-		req, _ := http.NewRequest(http.MethodPost, p2.httpURL+"/", strings.NewReader("order=1"))
-		req.Host = "shop.test"
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		codes[resp.StatusCode]++
+		codes[p2.post(t, "shop.test", "order=1").StatusCode]++
 	}
 	if codes[http.StatusBadGateway] == 0 || codes[http.StatusOK] == 0 {
 		t.Fatalf("POSTs: %v; want some answered by the live pod and some 502 from the dying one", codes)

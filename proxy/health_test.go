@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -169,14 +168,7 @@ func TestConnectFailureRetriesABodyAndStrictKeepsTheSession(t *testing.T) {
 	t.Run("POST body reaches the second endpoint", func(t *testing.T) {
 		p := startProxy(t, oneHost("post.test", []routetable.Endpoint{alive.endpoint(), deadEP}, routetable.AffinityPolicy{}))
 		for i := 0; i < 4; i++ {
-			req, _ := http.NewRequest(http.MethodPost, p.httpURL+"/", strings.NewReader("payload"))
-			req.Host = "post.test"
-			resp, err := http.DefaultTransport.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
+			if resp := p.post(t, "post.test", "payload"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("POST %d: status %d", i, resp.StatusCode)
 			}
 		}

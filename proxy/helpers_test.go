@@ -138,14 +138,26 @@ func startProxy(t testing.TB, snap *routetable.Snapshot, mutate ...func(*Options
 // get sends one request with the given Host and extra headers ("K", "V", …).
 func (p *testProxy) get(t testing.TB, host string, headers ...string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.httpURL+"/", nil)
+	return p.send(t, http.MethodGet, host, nil, headers...)
+}
+
+// post sends a POST of body with the given Host.
+func (p *testProxy) post(t testing.TB, host, body string) *http.Response {
+	t.Helper()
+	return p.send(t, http.MethodPost, host, strings.NewReader(body))
+}
+
+// send sends one request; the answer's body is read and closed.
+func (p *testProxy) send(t testing.TB, method, host string, body io.Reader, headers ...string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, p.httpURL+"/", body)
 	req.Host = host
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", host, err)
+		t.Fatalf("%s %s: %v", method, host, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
