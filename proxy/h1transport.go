@@ -130,7 +130,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // noAnswerError is a request's failure on a connection that gave not a byte of an
-// answer: the pod reset or closed it (retryOnConnectFailure retries an idempotent one).
+// answer: the pod reset or closed it (retryOnConnectFailure retries a replayable one).
 type noAnswerError struct{ err error }
 
 func (e *noAnswerError) Error() string { return e.err.Error() }

@@ -24,10 +24,11 @@ var errStrictMiss = errors.New("pinned endpoint unreachable and fallback is stri
 // still send it. The retry re-pins the session (the picker's Retry issues a new
 // cookie) unless the backend's fallback is Strict.
 //
-// An idempotent request without a body (a GET) is retried so too when the pod's
-// connection failed before a byte of an answer came (a pod that died with the
-// request in hand: reset, or closed), as nginx's proxy_next_upstream does by
-// default; a POST is not, as the pod may have acted on it.
+// A replayable request (a GET, as h1Transport's own retry of a stale connection
+// decides: replayable) is retried so too when the pod's connection failed before a
+// byte of an answer came (a pod that died with the request in hand: reset, or
+// closed), much as nginx's proxy_next_upstream does by default; a POST is not, as
+// the pod may have acted on it.
 type retryOnConnectFailure struct{ u *upstream }
 
 func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -46,7 +47,7 @@ func (t retryOnConnectFailure) RoundTrip(req *http.Request) (*http.Response, err
 	}
 	resp, err := t.u.base.RoundTrip(first)
 	if err != nil && !x.retried && req.Context().Err() == nil && (guard == nil || !guard.touched.Load()) &&
-		(isConnectFailure(err) || idempotent(req.Method) && errors.As(err, new(*noAnswerError))) {
+		(isConnectFailure(err) || replayable(req) && errors.As(err, new(*noAnswerError))) {
 		resp, err = t.retry(req, x, err)
 	}
 	x.backend.metrics.upstreamLatency.Observe((monoNow() - start).Seconds())
@@ -90,16 +91,6 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 // Close does not close the body: ReverseProxy and the server close it when the
 // request is done.
 func (g *bodyGuard) Close() error { return nil }
-
-// idempotent reports whether a request of method may be sent twice to the same end
-// (RFC 9110, section 9.2.2).
-func idempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
 
 // isConnectFailure reports whether err means the connection could not be made, so
 // that not a byte of the request left.
