@@ -258,14 +258,13 @@ func (s *rawSocketConn) awaitQueued() error {
 	if s.batched.queued {
 		b.flushLocked()
 	}
-	settling := s.batched.settling
+	settling, err := s.batched.settling, s.batched.err
 	b.mu.Unlock()
-	if settling != nil {
-		<-settling
+	if settling == nil {
+		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return s.batched.err
+	<-settling
+	return s.queuedError()
 }
 
 // queuedError is the error a failed queued send left, for the read that waits for

@@ -129,9 +129,6 @@ func (s *rawSocketConn) writeNow(p []byte) (n int, err error, ok bool) {
 		return 0, nil, false
 	}
 	if b := batch.Load(); b != nil {
-		if b.queue(s, s.fd, p) {
-			return len(p), nil, true
-		}
 		if err := s.awaitQueued(); err != nil {
 			return 0, err, true
 		}
