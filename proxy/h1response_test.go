@@ -71,7 +71,9 @@ func startFastServer(t testing.TB, h http.Handler, cfg func(*http.Server)) *fast
 
 func serveFast(t testing.TB, ln net.Listener, h http.Handler, cfg func(*http.Server)) *fastServer {
 	srv := quietServer(h, cfg)
-	fs := &fastServer{addr: ln.Addr().String(), srv: srv, fast: newH1Server(srv, ln.Addr(), logr.Discard()),
+	connDone := connDoneOf(ln)
+	srv.ConnState = connDoneOnState(connDone)
+	fs := &fastServer{addr: ln.Addr().String(), srv: srv, fast: newH1Server(srv, ln.Addr(), connDone, logr.Discard()),
 		done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Add(2)

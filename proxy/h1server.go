@@ -52,6 +52,9 @@ type h1Server struct {
 	log               logr.Logger
 	http              *http.Server // the hand-off server; also what ServerContextKey names
 	handoff           *handoffListener
+	// connDone tells the listener that a connection it gave is closed (see
+	// connCounter); those handed to net/http are told by its ConnState hook.
+	connDone func()
 
 	mu    sync.Mutex
 	conns map[*h1ServerConn]struct{}
@@ -68,9 +71,9 @@ type h1Server struct {
 // header and idle timeouts, and hands srv what it does not serve: srv must be
 // serving the handoff listener. With srv.TLSConfig set, connections are TLS: those
 // that choose HTTP/2 by ALPN go to srv at once, as *tls.Conn, for its HTTP/2 server.
-func newH1Server(srv *http.Server, addr net.Addr, log logr.Logger) *h1Server {
+func newH1Server(srv *http.Server, addr net.Addr, connDone func(), log logr.Logger) *h1Server {
 	return &h1Server{handler: srv.Handler, tlsConfig: srv.TLSConfig, readHeaderTimeout: srv.ReadHeaderTimeout, idleTimeout: srv.IdleTimeout,
-		log: log, http: srv, handoff: newHandoffListener(addr), conns: map[*h1ServerConn]struct{}{}}
+		log: log, http: srv, handoff: newHandoffListener(addr, connDone), connDone: connDone, conns: map[*h1ServerConn]struct{}{}}
 }
 
 // serve accepts connections on ln until it is closed; net/http's Serve retries
@@ -102,6 +105,7 @@ func (f *h1Server) serve(ln net.Listener) error {
 		if f.closing.Load() {
 			f.mu.Unlock()
 			c.Close()
+			f.connDone()
 			continue
 		}
 		f.conns[sc] = struct{}{}
@@ -190,14 +194,15 @@ func (f *h1Server) Close() {
 // handoffListener is the http.Server's listener: the connections the fast path gave
 // up on arrive here.
 type handoffListener struct {
-	addr   net.Addr
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
+	addr     net.Addr
+	connDone func() // for a connection closed here, not given
+	conns    chan net.Conn
+	closed   chan struct{}
+	once     sync.Once
 }
 
-func newHandoffListener(addr net.Addr) *handoffListener {
-	return &handoffListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+func newHandoffListener(addr net.Addr, connDone func()) *handoffListener {
+	return &handoffListener{addr: addr, connDone: connDone, conns: make(chan net.Conn), closed: make(chan struct{})}
 }
 
 // give passes c to the http.Server, or closes it when that server has stopped.
@@ -206,6 +211,7 @@ func (l *handoffListener) give(c net.Conn) {
 	case l.conns <- c:
 	case <-l.closed:
 		c.Close()
+		l.connDone()
 	}
 }
 

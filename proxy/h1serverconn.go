@@ -92,6 +92,7 @@ func (sc *h1ServerConn) serve() {
 		}
 		if !handedOff {
 			sc.rw.Close()
+			sc.f.connDone()
 		}
 		sc.f.forget(sc)
 		sc.releaseBuffers()

@@ -234,6 +234,7 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 	tun := newTunnels()
 	s.tunnels.Store(tun)
 	serve := func(ln net.Listener, tlsConf *tls.Config) {
+		connDone := connDoneOf(ln) // before the PROXY protocol wraps it
 		if s.opts.ProxyProtocol {
 			ln = newProxyProtocolListener(ln, s.opts.ReadHeaderTimeout, s.log)
 		}
@@ -245,6 +246,7 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 			TLSConfig:         tlsConf,
 			ErrorLog:          newServerErrorLog(s.log),
 			ConnContext:       withConnInfo(tlsConf != nil),
+			ConnState:         connDoneOnState(connDone),
 		}
 		servers = append(servers, srv)
 		report := func(err error) {
@@ -254,7 +256,7 @@ func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error 
 		}
 		// The fast path accepts (and shakes hands), and hands net/http what it does
 		// not serve: HTTP/2, upgrades, and whatever else is not an ordinary request.
-		f := newH1Server(srv, ln.Addr(), s.log)
+		f := newH1Server(srv, ln.Addr(), connDone, s.log)
 		fast = append(fast, f)
 		go func() { report(srv.Serve(f.handoff)) }()
 		go func() { report(f.serve(ln)) }()

@@ -30,6 +30,7 @@ type options struct {
 	accessLog            bool
 	workers              int
 	ioUring              bool
+	balanceConnections   bool
 	shutdownDelay        time.Duration
 	shutdownTimeout      time.Duration
 	zap                  crzap.Options
@@ -53,6 +54,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*options, error) {
 	fs.BoolVar(&o.proxyProtocol, "proxy-protocol", false, "expect PROXY protocol v1/v2 on the proxy listeners")
 	fs.BoolVar(&o.accessLog, "access-log", false, "write one JSON access-log line per request to stdout")
 	fs.IntVar(&o.workers, "workers", 1, "proxy worker processes: 1 serves from this process; N > 1 from N single-threaded workers on SO_REUSEPORT listeners (nginx's model; one per core is fastest); 0 = one per CPU available")
+	fs.BoolVar(&o.balanceConnections, "balance-connections", false, "with --workers: a worker that accepts a connection while another has fewer open passes it over, so that a few long-lived connections (a load balancer's, a mesh's) spread evenly rather than by SO_REUSEPORT's hash; each move costs ~20 µs of CPU, so leave it off for clients that open a connection per request. sticky_ingress_worker_open_connections shows the spread")
 	fs.BoolVar(&o.ioUring, "io-uring", true, "where one thread serves (each --workers process), send small writes in batches through io_uring, a system call for many; false, or where the kernel refuses io_uring (seccomp, sysctl): a system call each")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, report not-ready and keep serving this long before closing listeners (lets load balancers notice)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may take to finish at shutdown")

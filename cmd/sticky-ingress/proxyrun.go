@@ -56,13 +56,14 @@ func newDataPlane(ctx context.Context, opts *options, log logr.Logger, reg regis
 			return nil, nil, err
 		}
 		sup, err := workers.New(workers.Options{
-			Workers:         opts.workers,
-			HTTPAddr:        opts.httpAddr,
-			HTTPSAddr:       opts.httpsAddr,
-			Validator:       validator,
-			ShutdownTimeout: opts.shutdownTimeout,
-			Logger:          log.WithName("workers"),
-			Registerer:      reg,
+			Workers:            opts.workers,
+			BalanceConnections: opts.balanceConnections,
+			HTTPAddr:           opts.httpAddr,
+			HTTPSAddr:          opts.httpsAddr,
+			Validator:          validator,
+			ShutdownTimeout:    opts.shutdownTimeout,
+			Logger:             log.WithName("workers"),
+			Registerer:         reg,
 		})
 		if err != nil {
 			return nil, nil, err

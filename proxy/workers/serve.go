@@ -24,6 +24,10 @@ import (
 // Its control socket is file 3.
 const envVar = "STICKY_INGRESS_WORKER"
 
+// shareEnvVar lists the files of the connection sharing (connshare_linux.go):
+// "countsFD,inboxFD,sendFD0,sendFD1,…", a sending end for each worker.
+const shareEnvVar = "STICKY_INGRESS_WORKER_SHARE"
+
 // IsWorker reports whether this process was started by a Supervisor as a worker.
 func IsWorker() bool { return os.Getenv(envVar) != "" }
 
@@ -38,18 +42,30 @@ func Index() int {
 
 func parseEnv() ([3]int, error) {
 	var spec [3]int
-	fields := strings.Split(os.Getenv(envVar), ",")
-	if len(fields) != len(spec) {
-		return spec, fmt.Errorf("%s=%q: want index,httpFD,httpsFD", envVar, os.Getenv(envVar))
+	ns, err := envInts(envVar)
+	if err == nil && len(ns) != len(spec) {
+		err = fmt.Errorf("%s=%q: want index,httpFD,httpsFD", envVar, os.Getenv(envVar))
 	}
-	for i, f := range fields {
+	copy(spec[:], ns)
+	return spec, err
+}
+
+// envInts parses the comma-separated numbers in the environment variable name
+// (none if it is not set).
+func envInts(name string) ([]int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil, nil
+	}
+	var ns []int
+	for f := range strings.SplitSeq(v, ",") {
 		n, err := strconv.Atoi(f)
 		if err != nil {
-			return spec, fmt.Errorf("%s=%q: %w", envVar, os.Getenv(envVar), err)
+			return nil, fmt.Errorf("%s=%q: %w", name, v, err)
 		}
-		spec[i] = n
+		ns = append(ns, n)
 	}
-	return spec, nil
+	return ns, nil
 }
 
 // Serve runs this process as a worker (IsWorker): srv serves on the listeners the
@@ -78,6 +94,23 @@ func Serve(srv *proxy.Server, metrics prometheus.Gatherer) error {
 		if lns[i], err = net.FileListener(os.NewFile(uintptr(fd), "listener")); err != nil {
 			return fmt.Errorf("worker: listener (file %d): %w", fd, err)
 		}
+	}
+	shareFDs, err := envInts(shareEnvVar)
+	if err != nil {
+		return err
+	}
+	if shareFDs != nil {
+		b, err := openBalancer(spec[0], shareFDs)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		for i, ln := range lns {
+			if ln != nil {
+				lns[i] = b.listen(ln, byte(i))
+			}
+		}
+		b.start()
+		defer b.stop()
 	}
 
 	ctx, stop := context.WithCancel(context.Background())

@@ -25,7 +25,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -39,6 +41,10 @@ import (
 type Options struct {
 	// Workers is how many worker processes serve (at least 1).
 	Workers int
+	// BalanceConnections shares new connections out between the workers, so that
+	// their counts of open ones stay within an eighth of each other, rather than
+	// leaving them where SO_REUSEPORT's hash put them (connshare_linux.go).
+	BalanceConnections bool
 	// HTTPAddr and HTTPSAddr are the listeners ("" = none; at least one).
 	HTTPAddr, HTTPSAddr string
 	// Validator checks every table and key set before the workers get it: a
@@ -64,6 +70,9 @@ type Supervisor struct {
 	log      logr.Logger
 	workers  []*worker
 	restarts prometheus.Counter
+
+	// counts are the workers' open connections, shared with them; set by Start.
+	counts atomic.Pointer[connCounts]
 
 	// addrs are the listeners' addresses, written by Start before it closes opened.
 	addrs  []net.Addr
@@ -98,15 +107,31 @@ func New(opts Options) (*Supervisor, error) {
 		Name: "sticky_ingress_worker_restarts_total",
 		Help: "Worker processes (--workers) restarted after they exited or failed an update.",
 	})
-	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(s.restarts); err != nil {
-			return nil, fmt.Errorf("workers: registering metrics: %w", err)
-		}
-	}
+	series := []prometheus.Collector{s.restarts}
 	for i := range opts.Workers {
 		s.workers = append(s.workers, &worker{index: i, log: opts.Logger.WithValues("worker", i)})
+		series = append(series, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "sticky_ingress_worker_open_connections",
+			Help:        "Client connections open in each worker process (--workers).",
+			ConstLabels: prometheus.Labels{"worker": strconv.Itoa(i)},
+		}, func() float64 { return s.openConnections(i) }))
+	}
+	if opts.Registerer != nil {
+		for _, c := range series {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("workers: registering metrics: %w", err)
+			}
+		}
 	}
 	return s, nil
+}
+
+// openConnections is worker i's count of open client connections (0 before Start).
+func (s *Supervisor) openConnections(i int) float64 {
+	if c := s.counts.Load(); c != nil {
+		return float64(c.open(i))
+	}
+	return 0
 }
 
 // sameCommand runs this executable again with this process's arguments: the running
@@ -217,12 +242,19 @@ func (s *Supervisor) Start(ctx context.Context) error {
 			sockets[i] = append(sockets[i], f)
 		}
 	}
+	share, err := newShareFiles(len(s.workers), s.opts.BalanceConnections)
+	if err != nil {
+		closeAll(sockets)
+		return fmt.Errorf("workers: %w", err)
+	}
+	defer share.close()
+	s.counts.Store(share.counts)
 	close(s.opened)
 	defer closeAll(sockets)
 
 	var wg sync.WaitGroup
 	for i, w := range s.workers {
-		wg.Go(func() { s.supervise(ctx, w, sockets[i]) })
+		wg.Go(func() { s.supervise(ctx, w, workerFiles{listeners: sockets[i], share: share.forWorker(i)}) })
 	}
 	wg.Wait()
 	return nil
@@ -247,11 +279,11 @@ const (
 )
 
 // supervise runs worker w until ctx ends, restarting it whenever it exits.
-func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.File) {
+func (s *Supervisor) supervise(ctx context.Context, w *worker, files workerFiles) {
 	backoff := minBackoff
 	for {
 		began := time.Now()
-		exited, err := s.launch(w, sockets)
+		exited, err := s.launch(w, files)
 		if err == nil {
 			select {
 			case <-exited:
@@ -261,6 +293,9 @@ func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.Fil
 				return
 			}
 		}
+		// Connections must not be sent to it while it is down (the restarted
+		// worker counts from none once it serves).
+		s.counts.Load().store(w.index, notServing)
 		if time.Since(began) > stableRun {
 			backoff = minBackoff
 		}
@@ -278,10 +313,10 @@ func (s *Supervisor) supervise(ctx context.Context, w *worker, sockets []*os.Fil
 // launch starts w and brings it up to date: the keys and the table accepted last,
 // sent under mu, so that no change slips between them and the worker's first
 // request. It returns a channel closed when the process has exited.
-func (s *Supervisor) launch(w *worker, sockets []*os.File) (<-chan struct{}, error) {
+func (s *Supervisor) launch(w *worker, files workerFiles) (<-chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exited, err := w.start(s.opts.Command(), sockets)
+	exited, err := w.start(s.opts.Command(), files)
 	if err != nil {
 		return nil, err
 	}

@@ -57,19 +57,21 @@ func cookieTable(eps ...routetable.Endpoint) *routetable.Snapshot {
 // returns it with its HTTP address and the registry its validator reports to.
 func started(t *testing.T, n int) (*Supervisor, string, *prometheus.Registry) {
 	t.Helper()
+	return startedWith(t, n, Options{})
+}
+
+// startedWith is started with the options of opts that started does not set.
+func startedWith(t *testing.T, n int, opts Options) (*Supervisor, string, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	validator, err := proxy.New(proxy.Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{
-		Workers:         n,
-		HTTPAddr:        "127.0.0.1:0",
-		Validator:       validator,
-		Command:         func() *exec.Cmd { return exec.Command(os.Args[0]) },
-		ShutdownTimeout: 5 * time.Second,
-		Registerer:      reg,
-	})
+	opts.Workers, opts.HTTPAddr, opts.Validator, opts.Registerer = n, "127.0.0.1:0", validator, reg
+	opts.Command = func() *exec.Cmd { return exec.Command(os.Args[0]) }
+	opts.ShutdownTimeout = 5 * time.Second
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

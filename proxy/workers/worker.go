@@ -42,29 +42,42 @@ type worker struct {
 	exitErr error     // why the process last exited
 }
 
-// start starts the worker process on sockets (HTTP, HTTPS; nil: none). The returned
-// channel is closed once the process has exited.
-func (w *worker) start(cmd *exec.Cmd, sockets []*os.File) (<-chan struct{}, error) {
+// workerFiles are the files a worker process gets besides its control socket.
+type workerFiles struct {
+	listeners []*os.File // HTTP, HTTPS; nil: none
+	share     []*os.File // the connection sharing's (shareFiles.forWorker)
+}
+
+// start starts the worker process with files. The returned channel is closed once
+// the process has exited.
+func (w *worker) start(cmd *exec.Cmd, files workerFiles) (<-chan struct{}, error) {
 	ours, theirs, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer theirs.Close()
-	// The child's files: 3 is the control socket, then the listeners it has.
+	// The child's files: 3 is the control socket, then the listeners it has, then
+	// the sharing's; the environment says which is which.
 	cmd.ExtraFiles = []*os.File{theirs}
-	fds := []string{strconv.Itoa(w.index)}
-	for _, f := range sockets {
-		fd := -1
-		if f != nil {
-			fd = 3 + len(cmd.ExtraFiles)
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	pass := func(f *os.File) string {
+		if f == nil {
+			return "-1"
 		}
-		fds = append(fds, strconv.Itoa(fd))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return strconv.Itoa(2 + len(cmd.ExtraFiles))
+	}
+	spec := []string{strconv.Itoa(w.index)}
+	for _, f := range files.listeners {
+		spec = append(spec, pass(f))
+	}
+	var share []string
+	for _, f := range files.share {
+		share = append(share, pass(f))
 	}
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, "GOMAXPROCS=1", envVar+"="+strings.Join(fds, ","))
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1", envVar+"="+strings.Join(spec, ","), shareEnvVar+"="+strings.Join(share, ","))
 	if cmd.Stdout == nil {
 		cmd.Stdout = os.Stdout // the access log
 	}
