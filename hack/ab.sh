@@ -11,12 +11,14 @@
 #   AB_ROUNDS=4 hack/ab.sh /tmp/a /tmp/b cookie-hit
 #
 # SCENARIO: cookie-hit (the default), cookie-new, cookie-hit-tls or source-ip, as in
-# `make bench`. AB_ROUNDS (3), AB_DURATION (5s), AB_CONNECTIONS (64).
+# `make bench`. AB_ROUNDS (3), AB_DURATION (5s), AB_CONNECTIONS (64); AB_WORKERS (2,
+# as `make bench` runs us) and AB_ARGS (more flags) are given to both builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ $# -ge 2 ]] || { sed -n '2,15p' "$0"; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,16p' "$0"; exit 2; }
 A="$1" B="$2" SCENARIO="${3:-cookie-hit}"
 ROUNDS="${AB_ROUNDS:-3}" DURATION="${AB_DURATION:-5s}" CONNS="${AB_CONNECTIONS:-64}"
+read -r -a FLAGS <<<"--workers ${AB_WORKERS:-2} ${AB_ARGS:-}"
 command -v wrk >/dev/null || { echo "ab: wrk is missing (apt-get install wrk, or run make bench once)"; exit 1; }
 host=cookie.bench url=http://127.0.0.1:18080/
 case "$SCENARIO" in
@@ -33,7 +35,7 @@ start_backends
 
 # measure binary -> measured_wrk's figures of one round.
 measure() {
-  start_sticky "$1"
+  start_sticky "$1" "${FLAGS[@]}"
   wait_up "$1" http://127.0.0.1:18080/ cookie.bench
   alive "$1" "$STICKY_PID"
   local args=()
@@ -44,7 +46,7 @@ measure() {
   wait "$STICKY_PID" 2>/dev/null || true
 }
 
-echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B"
+echo "ab: $SCENARIO, wrk -t1 -c$CONNS -d$DURATION, $ROUNDS rounds; A=$A B=$B, both with ${FLAGS[*]}"
 printf '%-5s %-3s %8s %8s %8s %8s %7s\n' round bin "req/s" "p99 ms" "cpu µs" "user µs" "idle %"
 declare -A CPU=()
 for round in $(seq 1 "$ROUNDS"); do
