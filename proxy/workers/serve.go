@@ -24,9 +24,10 @@ import (
 // Its control socket is file 3.
 const envVar = "STICKY_INGRESS_WORKER"
 
-// shareEnvVar lists the files of the connection sharing (connshare_linux.go):
-// "countsFD,inboxFD,sendFD0,sendFD1,…", a sending end for each worker.
-const shareEnvVar = "STICKY_INGRESS_WORKER_SHARE"
+// balanceEnvVar lists the files of the connection counting and balancing
+// (connbalance_linux.go): "countsFD[,inboxFD,sendFD0,sendFD1,…]", the inbox and a
+// sending end for each worker only with BalanceConnections.
+const balanceEnvVar = "STICKY_INGRESS_WORKER_BALANCE"
 
 // IsWorker reports whether this process was started by a Supervisor as a worker.
 func IsWorker() bool { return os.Getenv(envVar) != "" }
@@ -95,12 +96,12 @@ func Serve(srv *proxy.Server, metrics prometheus.Gatherer) error {
 			return fmt.Errorf("worker: listener (file %d): %w", fd, err)
 		}
 	}
-	shareFDs, err := envInts(shareEnvVar)
+	balanceFDs, err := envInts(balanceEnvVar)
 	if err != nil {
 		return err
 	}
-	if shareFDs != nil {
-		b, err := openBalancer(spec[0], shareFDs)
+	if balanceFDs != nil {
+		b, err := openBalancer(spec[0], balanceFDs)
 		if err != nil {
 			return fmt.Errorf("worker: %w", err)
 		}

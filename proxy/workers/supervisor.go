@@ -43,7 +43,7 @@ type Options struct {
 	Workers int
 	// BalanceConnections shares new connections out between the workers, so that
 	// their counts of open ones stay within an eighth of each other, rather than
-	// leaving them where SO_REUSEPORT's hash put them (connshare_linux.go).
+	// leaving them where SO_REUSEPORT's hash put them (connbalance_linux.go).
 	BalanceConnections bool
 	// HTTPAddr and HTTPSAddr are the listeners ("" = none; at least one).
 	HTTPAddr, HTTPSAddr string
@@ -242,19 +242,19 @@ func (s *Supervisor) Start(ctx context.Context) error {
 			sockets[i] = append(sockets[i], f)
 		}
 	}
-	share, err := newShareFiles(len(s.workers), s.opts.BalanceConnections)
+	balance, err := newBalanceFiles(len(s.workers), s.opts.BalanceConnections)
 	if err != nil {
 		closeAll(sockets)
 		return fmt.Errorf("workers: %w", err)
 	}
-	defer share.close()
-	s.counts.Store(share.counts)
+	defer balance.close()
+	s.counts.Store(balance.counts)
 	close(s.opened)
 	defer closeAll(sockets)
 
 	var wg sync.WaitGroup
 	for i, w := range s.workers {
-		wg.Go(func() { s.supervise(ctx, w, workerFiles{listeners: sockets[i], share: share.forWorker(i)}) })
+		wg.Go(func() { s.supervise(ctx, w, workerFiles{listeners: sockets[i], balance: balance.forWorker(i)}) })
 	}
 	wg.Wait()
 	return nil

@@ -45,7 +45,7 @@ type worker struct {
 // workerFiles are the files a worker process gets besides its control socket.
 type workerFiles struct {
 	listeners []*os.File // HTTP, HTTPS; nil: none
-	share     []*os.File // the connection sharing's (shareFiles.forWorker)
+	balance   []*os.File // the connection counting and balancing (balanceFiles.forWorker)
 }
 
 // start starts the worker process with files. The returned channel is closed once
@@ -57,7 +57,7 @@ func (w *worker) start(cmd *exec.Cmd, files workerFiles) (<-chan struct{}, error
 	}
 	defer theirs.Close()
 	// The child's files: 3 is the control socket, then the listeners it has, then
-	// the sharing's; the environment says which is which.
+	// the balancing's; the environment says which is which.
 	cmd.ExtraFiles = []*os.File{theirs}
 	pass := func(f *os.File) string {
 		if f == nil {
@@ -70,14 +70,14 @@ func (w *worker) start(cmd *exec.Cmd, files workerFiles) (<-chan struct{}, error
 	for _, f := range files.listeners {
 		spec = append(spec, pass(f))
 	}
-	var share []string
-	for _, f := range files.share {
-		share = append(share, pass(f))
+	var balance []string
+	for _, f := range files.balance {
+		balance = append(balance, pass(f))
 	}
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, "GOMAXPROCS=1", envVar+"="+strings.Join(spec, ","), shareEnvVar+"="+strings.Join(share, ","))
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1", envVar+"="+strings.Join(spec, ","), balanceEnvVar+"="+strings.Join(balance, ","))
 	if cmd.Stdout == nil {
 		cmd.Stdout = os.Stdout // the access log
 	}

@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sharingPair is two workers' balancers in this process, as two worker processes
-// would have them, each on a loopback listener of its own; share: with
+// balancingPair is two workers' balancers in this process, as two worker processes
+// would have them, each on a loopback listener of its own; move: with
 // --balance-connections.
-type sharingPair struct {
-	files    *shareFiles
+type balancingPair struct {
+	files    *balanceFiles
 	b        [2]*balancer
 	ln       [2]net.Listener
 	accepted chan acceptedConn
@@ -24,14 +24,14 @@ type acceptedConn struct {
 	worker int
 }
 
-func newSharingPair(t *testing.T, share bool) *sharingPair {
+func newBalancingPair(t *testing.T, move bool) *balancingPair {
 	t.Helper()
-	sf, err := newShareFiles(2, share)
+	sf, err := newBalanceFiles(2, move)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sf.close)
-	p := &sharingPair{files: sf, accepted: make(chan acceptedConn, 16)}
+	p := &balancingPair{files: sf, accepted: make(chan acceptedConn, 16)}
 	for i := range p.b {
 		var fds []int
 		for _, f := range sf.forWorker(i) {
@@ -66,7 +66,7 @@ func newSharingPair(t *testing.T, share bool) *sharingPair {
 }
 
 // accept returns the next connection either worker's Accept gives, and which.
-func (p *sharingPair) accept(t *testing.T) (net.Conn, int) {
+func (p *balancingPair) accept(t *testing.T) (net.Conn, int) {
 	t.Helper()
 	select {
 	case a := <-p.accepted:
@@ -91,7 +91,7 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 // Connections that all reach one worker's listener are shared out one for one, and a
 // connection that moved carries its bytes both ways as if accepted where it landed.
 func TestConnectionsAreSharedOutEvenly(t *testing.T) {
-	p := newSharingPair(t, true)
+	p := newBalancingPair(t, true)
 	var served [2][]net.Conn
 	for range 6 {
 		client := dialTCP(t, p.ln[0].Addr().String())
@@ -134,7 +134,7 @@ func TestConnectionsAreSharedOutEvenly(t *testing.T) {
 // A worker that is not serving gets nothing, and one whose inbox is gone has its
 // connections served where they were accepted: none is lost.
 func TestConnectionsStayWhenNoOtherWorkerCanTakeThem(t *testing.T) {
-	p := newSharingPair(t, true)
+	p := newBalancingPair(t, true)
 	p.files.counts.store(1, notServing)
 	for range 3 {
 		dialTCP(t, p.ln[0].Addr().String())
@@ -195,7 +195,7 @@ func TestConnectionCountsStayInRange(t *testing.T) {
 // Without --balance-connections every connection stays where the kernel put it, and
 // is counted there all the same.
 func TestConnectionsAreCountedWhereTheyLandWhenNotShared(t *testing.T) {
-	p := newSharingPair(t, false)
+	p := newBalancingPair(t, false)
 	for range 4 {
 		dialTCP(t, p.ln[0].Addr().String())
 		if _, i := p.accept(t); i != 0 {

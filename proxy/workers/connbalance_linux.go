@@ -32,25 +32,25 @@ import (
 // open, so connections sent to a worker that is restarting wait for it, and a worker
 // that is not serving has the count notServing, so that none are sent to it.
 
-// shareFiles are what the supervisor keeps for the counting and the sharing: the
+// balanceFiles are what the supervisor keeps for the counting and the sharing: the
 // counts' memfd and, when connections are shared, each worker's inbox (receiving
 // end, sending end).
-type shareFiles struct {
+type balanceFiles struct {
 	counts     *connCounts
 	countsFile *os.File
 	inboxes    [][2]*os.File
 }
 
-func newShareFiles(n int, share bool) (*shareFiles, error) {
+func newBalanceFiles(n int, move bool) (*balanceFiles, error) {
 	counts, f, err := newConnCounts(n)
 	if err != nil {
 		return nil, err
 	}
-	sf := &shareFiles{counts: counts, countsFile: f}
+	sf := &balanceFiles{counts: counts, countsFile: f}
+	if !move {
+		return sf, nil
+	}
 	for i := range n {
-		if !share {
-			break
-		}
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			sf.close()
@@ -64,7 +64,7 @@ func newShareFiles(n int, share bool) (*shareFiles, error) {
 // forWorker lists what worker i gets: the counts and, when connections are shared,
 // its inbox, then every worker's sending end (its own included, unused, so that the
 // index is the worker's).
-func (sf *shareFiles) forWorker(i int) []*os.File {
+func (sf *balanceFiles) forWorker(i int) []*os.File {
 	files := []*os.File{sf.countsFile}
 	if sf.inboxes == nil {
 		return files
@@ -76,7 +76,7 @@ func (sf *shareFiles) forWorker(i int) []*os.File {
 	return files
 }
 
-func (sf *shareFiles) close() {
+func (sf *balanceFiles) close() {
 	sf.countsFile.Close()
 	for _, in := range sf.inboxes {
 		in[0].Close()
@@ -129,18 +129,18 @@ func openBalancer(self int, fds []int) (*balancer, error) {
 func (b *balancer) listen(ln net.Listener, kind byte) net.Listener {
 	l := &balancedListener{Listener: ln, b: b, kind: kind, conns: make(chan net.Conn), errs: make(chan error), closed: make(chan struct{})}
 	b.lns[kind] = l
-	if b.sharing() {
+	if b.moves() {
 		go l.acceptLoop()
 	}
 	return l
 }
 
-func (b *balancer) sharing() bool { return b.inbox != nil }
+func (b *balancer) moves() bool { return b.inbox != nil }
 
 // start opens this worker to connections: its count starts from none.
 func (b *balancer) start() {
 	b.counts.store(b.self, 0)
-	if b.sharing() {
+	if b.moves() {
 		go b.receive()
 	}
 }
@@ -226,7 +226,7 @@ func (b *balancer) connDone() { b.counts.closed(b.self) }
 // stop closes the inbox and takes this worker out of the sharing.
 func (b *balancer) stop() {
 	b.counts.store(b.self, notServing)
-	if b.sharing() {
+	if b.moves() {
 		b.inbox.Close()
 	}
 }
@@ -275,7 +275,7 @@ func (l *balancedListener) deliver(c net.Conn) {
 }
 
 func (l *balancedListener) Accept() (net.Conn, error) {
-	if !l.b.sharing() {
+	if !l.b.moves() {
 		c, err := l.Listener.Accept()
 		if err == nil {
 			l.b.counts.add(l.b.self, 1)

@@ -20,11 +20,11 @@ type connCounts struct{}
 func (*connCounts) open(int) int64   { return 0 }
 func (*connCounts) store(int, int64) {}
 
-type shareFiles struct{ counts *connCounts }
+type balanceFiles struct{ counts *connCounts }
 
-func newShareFiles(int, bool) (*shareFiles, error) { return nil, errNeedLinux }
-func (*shareFiles) forWorker(int) []*os.File       { return nil }
-func (*shareFiles) close()                         {}
+func newBalanceFiles(int, bool) (*balanceFiles, error) { return nil, errNeedLinux }
+func (*balanceFiles) forWorker(int) []*os.File         { return nil }
+func (*balanceFiles) close()                           {}
 
 type balancer struct{}
 
