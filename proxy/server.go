@@ -226,7 +226,8 @@ func (s *Server) Start(ctx context.Context) error {
 // Serve serves plain HTTP on httpLn and HTTPS on httpsLn (either may be nil) until ctx
 // ends or a listener fails. It then stops accepting, lets in-flight requests and
 // WebSocket tunnels finish for up to Options.ShutdownTimeout, and closes what is
-// left. The listeners are closed on return. Call it once per Server.
+// left. The listeners are closed on return. Call it once per Server. A listener with
+// a ConnDone method is told when each connection it gave is done (conndone.go).
 func (s *Server) Serve(ctx context.Context, httpLn, httpsLn net.Listener) error {
 	var servers []*http.Server
 	var fast []*h1Server
