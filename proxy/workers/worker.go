@@ -113,9 +113,17 @@ func (w *worker) start(cmd *exec.Cmd, files workerFiles) (<-chan struct{}, error
 }
 
 // socketPair makes a connected pair of Unix stream sockets: ours as a net.UnixConn,
-// theirs as a file for the child.
+// theirs as a file for the child. Both are close-on-exec (exec passes the child's
+// as one of its ExtraFiles), set under ForkLock as the standard library sets its
+// own where SOCK_CLOEXEC does not exist (macOS), so that the package builds there.
 func socketPair() (*net.UnixConn, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("control socket: %w", err)
 	}
