@@ -115,6 +115,9 @@ func TestChartRendersAndApplies(t *testing.T) {
 		{"workers", set("workers=2"), func(t *testing.T, _ string, objs []*unstructured.Unstructured) {
 			wantArgs(t, objs, "--workers=2")
 		}},
+		{"balanceConnections", set("workers=2", "balanceConnections=true"), func(t *testing.T, _ string, objs []*unstructured.Unstructured) {
+			wantArgs(t, objs, "--workers=2", "--balance-connections")
+		}},
 		{"watchNamespace", set("watchNamespace=shop"), func(t *testing.T, _ string, objs []*unstructured.Unstructured) {
 			wantArgs(t, objs, "--watch-namespace=shop")
 		}},
