@@ -223,9 +223,9 @@ func fileConn(fd int) (net.Conn, error) {
 
 func (b *balancer) connDone() { b.counts.closed(b.self) }
 
-// stop closes the inbox and takes this worker out of the sharing.
+// stop closes the inbox. The worker was taken out of the sharing when its
+// listeners closed (balancedListener.Close), which Serve's server does as it returns.
 func (b *balancer) stop() {
-	b.counts.store(b.self, notServing)
 	if b.moves() {
 		b.inbox.Close()
 	}
