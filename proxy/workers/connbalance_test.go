@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// openConnections is what /metrics says of the workers' open connections.
-func openConnections(a, b int64) string {
+// openConnectionsMetric is what /metrics says of the workers' open connections.
+func openConnectionsMetric(a, b int64) string {
 	return fmt.Sprintf(`
 # HELP sticky_ingress_worker_open_connections Client connections open in each worker process (--workers).
 # TYPE sticky_ingress_worker_open_connections gauge
@@ -42,11 +42,11 @@ func waitOpenConnections(t *testing.T, reg prometheus.Gatherer, want string) {
 func TestKeepAliveConnectionsAreSharedOutEvenlyBetweenWorkers(t *testing.T) {
 	s, url, reg := startedWith(t, 2, Options{BalanceConnections: true})
 	conns := openKeepAlive(t, s, url, reg, 6)
-	waitOpenConnections(t, reg, openConnections(3, 3))
+	waitOpenConnections(t, reg, openConnectionsMetric(3, 3))
 	for _, c := range conns {
 		c.Close()
 	}
-	waitOpenConnections(t, reg, openConnections(0, 0))
+	waitOpenConnections(t, reg, openConnectionsMetric(0, 0))
 }
 
 // Without BalanceConnections the connections stay where SO_REUSEPORT put them, and
@@ -59,11 +59,11 @@ func TestWorkersCountTheirConnectionsWithoutSharingThem(t *testing.T) {
 	if a+b != 6 {
 		t.Fatalf("counts %d and %d, want 6 in all", a, b)
 	}
-	waitOpenConnections(t, reg, openConnections(a, b))
+	waitOpenConnections(t, reg, openConnectionsMetric(a, b))
 	for _, c := range conns {
 		c.Close()
 	}
-	waitOpenConnections(t, reg, openConnections(0, 0))
+	waitOpenConnections(t, reg, openConnectionsMetric(0, 0))
 }
 
 // openKeepAlive serves a table, opens n keep-alive connections one after another and
@@ -74,7 +74,7 @@ func openKeepAlive(t *testing.T, s *Supervisor, url string, reg prometheus.Gathe
 		t.Fatal(err)
 	}
 	waitReady(t, s)
-	waitOpenConnections(t, reg, openConnections(0, 0))
+	waitOpenConnections(t, reg, openConnectionsMetric(0, 0))
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
 	var conns []net.Conn
 	for i := range n {
