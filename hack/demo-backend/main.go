@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -22,11 +23,9 @@ import (
 const sessionCookie = "demo_session"
 
 type app struct {
-	name      string
-	stateless bool
-	line      []byte
-	mu        sync.Mutex
-	visits    map[string]int
+	name   string
+	mu     sync.Mutex
+	visits map[string]int
 }
 
 // session identifies the client: the X-User-Id header when present (header affinity),
@@ -46,12 +45,6 @@ func (a *app) session(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (a *app) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if a.stateless {
-		// Benchmarks: no session bookkeeping, so the proxy in front is what is measured.
-		w.Header().Set("X-Server-Id", a.name)
-		_, _ = w.Write(a.line)
-		return
-	}
 	id := a.session(w, r)
 	a.mu.Lock()
 	a.visits[id]++
@@ -73,9 +66,17 @@ func (a *app) reset(w http.ResponseWriter, r *http.Request) {
 func main() {
 	listen := flag.String("listen", "127.0.0.1:9001", "address to listen on")
 	name := flag.String("name", "backend-1", "server id shown in responses")
-	stateless := flag.Bool("stateless", false, "answer without counting visits (for benchmarks)")
+	stateless := flag.Bool("stateless", false, "answer every request with \"server: NAME\", counting nothing and allocating nothing (for benchmarks: stateless.go)")
 	flag.Parse()
-	a := &app{name: *name, stateless: *stateless, visits: map[string]int{}, line: []byte("server: " + *name + "\n")}
+	if *stateless {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("%s listening on %s (stateless)", *name, *listen)
+		log.Fatal(serveStateless(ln, *name))
+	}
+	a := &app{name: *name, visits: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", a.serveHTTP)
 	mux.HandleFunc("/reset", a.reset)
