@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: sticky-ingress side by side with nginx, HAProxy and Caddy, on this
-# machine, in one run. Three stateless backends on loopback; every proxy configured for
+# machine, in one run. Three backends on loopback (demo-backend --stateless, which
+# allocates nothing per request: a backend's collector pauses would set every proxy's
+# tail alike and hide the proxies' own); every proxy configured for
 # equivalent cookie stickiness and source-IP hashing (configs in hack/bench/); wrk with
 # a valid sticky cookie, without one, with one over HTTPS (a self-signed certificate,
 # keep-alive: the steady state of TLS, not handshakes), and for source-IP hashing;

@@ -15,7 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start_backends: the three stateless demo backends on 127.0.0.21-23:9100.
+# start_backends: the three stateless demo backends on 127.0.0.21-23:9100, which
+# allocate nothing per request (hack/demo-backend/stateless.go).
 start_backends() {
   local i
   for i in 1 2 3; do
