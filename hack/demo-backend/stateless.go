@@ -89,7 +89,7 @@ func (s *statelessServer) serve(c net.Conn) {
 				status, closeAfter = http.StatusNotImplemented, true
 			}
 			closeAfter = closeAfter || req.close
-			out = s.appendAnswer(out, status, req.head, closeAfter, body)
+			out = s.appendAnswer(out, status, req.isHEAD, closeAfter, body)
 			k := min(req.length, filled-start)
 			start += k
 			skip = req.length - k
@@ -124,7 +124,7 @@ func lingeringClose(c net.Conn) {
 
 // appendAnswer appends a response with body (only the status text when the status
 // is not 200), and Connection: close when closing.
-func (s *statelessServer) appendAnswer(out []byte, status int, head, closing bool, body []byte) []byte {
+func (s *statelessServer) appendAnswer(out []byte, status int, isHEAD, closing bool, body []byte) []byte {
 	if status != http.StatusOK {
 		body = []byte(http.StatusText(status))
 	}
@@ -144,7 +144,7 @@ func (s *statelessServer) appendAnswer(out []byte, status int, head, closing boo
 		out = append(out, "\r\nConnection: close"...)
 	}
 	out = append(out, "\r\n\r\n"...)
-	if !head {
+	if !isHEAD {
 		out = append(out, body...)
 	}
 	return out
@@ -152,7 +152,7 @@ func (s *statelessServer) appendAnswer(out []byte, status int, head, closing boo
 
 // statelessRequest is what the server reads of a request head.
 type statelessRequest struct {
-	head    bool // a HEAD request: the answer has no body
+	isHEAD  bool // a HEAD request: the answer has no body
 	close   bool // the client asked to close (Connection: close, or HTTP/1.0 without keep-alive)
 	chunked bool // a chunked body, which this server does not read
 	length  int  // the body's Content-Length
@@ -165,7 +165,7 @@ func parseStatelessHead(head []byte) statelessRequest {
 	var r statelessRequest
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	method, _, _ := bytes.Cut(line, []byte(" "))
-	r.head = string(method) == http.MethodHead
+	r.isHEAD = string(method) == http.MethodHead
 	http10 := bytes.HasSuffix(line, []byte(" HTTP/1.0"))
 	keepAlive := false
 	for len(rest) > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -21,37 +22,56 @@ func startStateless(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// exchange sends raw on a new connection and reads answers with net/http's reader
-// until the server closes the connection or want answers have come (then it checks
-// that the server keeps the connection open).
-func exchange(t *testing.T, addr, raw string, methods []string) []*http.Response {
+// dial connects to addr for the rest of the test, with a deadline that keeps a
+// server that fails to answer from hanging it.
+func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// exchange sends raw on a new connection and reads an answer for each of methods,
+// the methods of the requests in raw (a HEAD's answer has no body), and its body.
+func exchange(t *testing.T, addr, raw string, methods []string) ([]*http.Response, []string) {
+	t.Helper()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(c)
 	var answers []*http.Response
+	var bodies []string
 	for _, m := range methods {
 		resp, err := http.ReadResponse(br, &http.Request{Method: m})
 		if err != nil {
 			t.Fatalf("answer %d: %v", len(answers)+1, err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body = io.NopCloser(strings.NewReader(string(body)))
-		answers = append(answers, resp)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("answer %d: %v", len(answers)+1, err)
+		}
+		answers, bodies = append(answers, resp), append(bodies, string(body))
 	}
-	return answers
+	return answers, bodies
 }
 
-func bodyOf(t *testing.T, r *http.Response) string {
-	b, _ := io.ReadAll(r.Body)
-	return string(b)
+// readAnswer reads one answer from br and its body.
+func readAnswer(t *testing.T, br *bufio.Reader) (*http.Response, string) {
+	t.Helper()
+	r, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, string(body)
 }
 
 func TestStatelessAnswersKeepAliveAndPipelinedRequests(t *testing.T) {
@@ -59,7 +79,7 @@ func TestStatelessAnswersKeepAliveAndPipelinedRequests(t *testing.T) {
 	get := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	post := "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
 	head := "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
-	answers := exchange(t, addr, get+post+head+get, []string{"GET", "POST", "HEAD", "GET"})
+	answers, bodies := exchange(t, addr, get+post+head+get, []string{"GET", "POST", "HEAD", "GET"})
 	for i, r := range answers {
 		if r.StatusCode != 200 || r.Header.Get("X-Server-Id") != "app-1" || r.Close {
 			t.Errorf("answer %d: %s, X-Server-Id %q, close %v", i+1, r.Status, r.Header.Get("X-Server-Id"), r.Close)
@@ -68,8 +88,8 @@ func TestStatelessAnswersKeepAliveAndPipelinedRequests(t *testing.T) {
 		if i == 2 {
 			want = "" // HEAD
 		}
-		if got := bodyOf(t, r); got != want {
-			t.Errorf("answer %d: body %q, want %q", i+1, got, want)
+		if bodies[i] != want {
+			t.Errorf("answer %d: body %q, want %q", i+1, bodies[i], want)
 		}
 	}
 	if answers[0].Header.Get("Date") == "" || answers[0].ContentLength != 14 {
@@ -81,12 +101,7 @@ func TestStatelessAnswersKeepAliveAndPipelinedRequests(t *testing.T) {
 // it is answered.
 func TestStatelessSkipsBodiesThatArriveInPieces(t *testing.T) {
 	addr := startStateless(t)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, addr)
 	br := bufio.NewReader(c)
 	for _, piece := range []string{"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01", "2345", "6789GET / HT", "TP/1.1\r\nHost: x\r\n\r\n"} {
 		if _, err := io.WriteString(c, piece); err != nil {
@@ -95,12 +110,8 @@ func TestStatelessSkipsBodiesThatArriveInPieces(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // each piece its own read
 	}
 	for i := range 2 {
-		r, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("answer %d: %v", i+1, err)
-		}
-		if got := bodyOf(t, r); r.StatusCode != 200 || got != "server: app-1\n" {
-			t.Errorf("answer %d: %s %q", i+1, r.Status, got)
+		if r, body := readAnswer(t, br); r.StatusCode != 200 || body != "server: app-1\n" {
+			t.Errorf("answer %d: %s %q", i+1, r.Status, body)
 		}
 	}
 }
@@ -119,20 +130,10 @@ func TestStatelessClosesWhenAskedOrWhenItCannotRead(t *testing.T) {
 		{"head too large", "GET / HTTP/1.1\r\nX: " + strings.Repeat("a", statelessHeadMax) + "\r\n\r\n", 431},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			c := dial(t, addr)
 			go func() { _, _ = io.WriteString(c, tc.raw) }() // the server may stop reading
 			br := bufio.NewReader(c)
-			r, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.ReadAll(r.Body)
-			if r.StatusCode != tc.status || !r.Close {
+			if r, _ := readAnswer(t, br); r.StatusCode != tc.status || !r.Close {
 				t.Errorf("%s, close %v; want %d and close", r.Status, r.Close, tc.status)
 			}
 			if _, err := br.ReadByte(); err != io.EOF {
@@ -146,20 +147,16 @@ func TestStatelessClosesWhenAskedOrWhenItCannotRead(t *testing.T) {
 // lands in the middle of a benchmark.
 func TestStatelessAllocatesNothingPerRequest(t *testing.T) {
 	addr := startStateless(t)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	req := []byte("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: allocs\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n")
-	buf := make([]byte, 4<<10)
+	buf, body := make([]byte, 4<<10), []byte("\r\n\r\nserver: app-1\n")
 	one := func() {
 		if _, err := c.Write(req); err != nil {
 			t.Fatal(err)
 		}
-		// The answer is a fixed size and comes in one piece on loopback; reading
-		// until its body's last byte covers the rare split.
-		for n := 0; n == 0 || buf[n-1] != '\n'; {
+		// The answer comes in one piece on loopback; reading until its body has
+		// come covers the rare split.
+		for n := 0; !bytes.HasSuffix(buf[:n], body); {
 			k, err := c.Read(buf[n:])
 			if err != nil {
 				t.Fatal(err)
