@@ -28,12 +28,20 @@ type statelessServer struct {
 	date atomic.Pointer[[]byte] // the Date header's value, renewed every second
 }
 
+// serveStateless serves ln until it fails or is closed.
 func serveStateless(ln net.Listener, name string) error {
 	s := &statelessServer{name: name}
 	s.renewDate()
+	tick, done := time.NewTicker(time.Second), make(chan struct{})
+	defer func() { tick.Stop(); close(done) }()
 	go func() {
-		for range time.Tick(time.Second) {
-			s.renewDate()
+		for {
+			select {
+			case <-tick.C:
+				s.renewDate()
+			case <-done:
+				return
+			}
 		}
 	}()
 	for {
