@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/sticky-ingress/sticky-ingress/hack/internal/heads"
 )
 
 // The benchmarks' backend (--stateless): every request gets the same answer,
@@ -82,12 +84,12 @@ func (s *statelessServer) serve(c net.Conn) {
 		out = out[:0]
 		closeAfter := false
 		for skip == 0 && !closeAfter {
-			end := bytes.Index(in[start:filled], []byte("\r\n\r\n"))
+			end := bytes.Index(in[start:filled], heads.End)
 			if end < 0 {
 				break
 			}
-			head := in[start : start+end+2]
-			start += end + 4
+			head := in[start : start+end+2] // with its last line's CRLF
+			start += end + len(heads.End)
 			req := parseStatelessHead(head)
 			status := http.StatusOK
 			switch {

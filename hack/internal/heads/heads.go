@@ -1,6 +1,9 @@
 // Package heads is what the benchmark's minimal proxies (hack/gofloor, hack/evfloor)
 // know of HTTP/1.1: where a head ends, and the Content-Length it gives. No more:
-// they are measuring instruments, fed by the benchmark's own backends.
+// they are measuring instruments, fed by the benchmark's own backends. Those
+// backends (hack/demo-backend --stateless) find the end of a head with End too, but
+// read Content-Length themselves: they get requests from real proxies, whose header
+// names need not be canonical.
 package heads
 
 import (
