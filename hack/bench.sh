@@ -25,6 +25,12 @@
 # sticky-ingress runs with --workers 2, as nginx runs worker_processes 2 and HAProxy
 # nbthread 2 (hack/bench/); BENCH_WORKERS=1 measures the single process instead.
 #
+# The first peer, "twin", is sticky-ingress again: the same binary, flags and cookie
+# key on other ports, rotated and paired like every peer. Its ratios are the
+# benchmark's own noise in that run (1.00x would be none): how far two identical
+# proxies measured this way differ, and so how much of a peer's ratio is to be
+# believed. BENCH_PEERS="nginx haproxy caddy" leaves it out.
+#
 #   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +40,7 @@ ROUNDS="${BENCH_ROUNDS:-5}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
 WORKERS="${BENCH_WORKERS:-2}"
-PEERS="${BENCH_PEERS:-nginx haproxy caddy}"
+PEERS="${BENCH_PEERS:-twin nginx haproxy caddy}"
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
 
@@ -66,9 +72,13 @@ start_backends
 declare -A PID # proxy -> the process whose CPU time (with its children's) is its own
 
 # Ports: cookie mode, source-IP mode, cookie mode over HTTPS.
-declare -A COOKIE_PORT=([sticky]=18080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480 [evfloor]=18580 [uringfloor]=18680)
-declare -A IP_PORT=([sticky]=18080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
-declare -A TLS_PORT=([sticky]=18443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
+declare -A COOKIE_PORT=([sticky]=18080 [twin]=19080 [nginx]=18181 [haproxy]=18281 [caddy]=18381 [direct]=9100 [floor]=18480 [evfloor]=18580 [uringfloor]=18680)
+declare -A IP_PORT=([sticky]=18080 [twin]=19080 [nginx]=18182 [haproxy]=18282 [caddy]=18382 [direct]=9100)
+declare -A TLS_PORT=([sticky]=18443 [twin]=19443 [nginx]=18183 [haproxy]=18283 [caddy]=18383)
+
+# ours proxy: whether it is sticky-ingress (the one measured, or its twin), which
+# routes by Host: cookie.bench and ip.bench (hack/bench/), where the peers take any.
+ours() { [[ "$1" == sticky || "$1" == twin ]]; }
 
 render() { # template peer -> file
   sed -e "s#@RUN@#$RUN#g" -e "s#@COOKIE_PORT@#${COOKIE_PORT[$2]}#g" -e "s#@IP_PORT@#${IP_PORT[$2]}#g" \
@@ -93,6 +103,9 @@ bin/uringfloor 127.0.0.1:18680 127.0.0.21:9100 >"$RUN/uringfloor.log" 2>&1 &
 pids+=($!); PID[uringfloor]=$!
 for p in $PEERS; do
   case "$p" in
+    twin)
+      start_sticky_at 19000 bin/sticky-ingress --workers "$WORKERS"
+      PID[twin]=$STICKY_PID ;;
     nginx)
       mkdir -p "$RUN"/nginx-{body,proxy,fastcgi,uwsgi,scgi}
       render hack/bench/nginx.conf nginx "$RUN/nginx.conf"
@@ -115,13 +128,16 @@ if ! kill -0 "${PID[uringfloor]}" 2>/dev/null; then # io_uring disabled here, or
   FLOORS="floor evfloor"
   unset 'PID[uringfloor]'
 fi
-for p in $PEERS $FLOORS; do wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" x; done
+for p in $PEERS $FLOORS; do
+  host=x; ours "$p" && host=cookie.bench
+  wait_up "$p" "http://127.0.0.1:${COOKIE_PORT[$p]}/" "$host"
+done
 for p in "${!PID[@]}"; do alive "$p" "${PID[$p]}"; done
 for b in "${backends[@]}"; do alive "a backend" "$b"; done
 
 declare -A COOKIE
 for p in sticky $PEERS; do
-  host=x; [[ "$p" == sticky ]] && host=cookie.bench
+  host=x; ours "$p" && host=cookie.bench
   COOKIE[$p]="$(issued_cookie "http://127.0.0.1:${COOKIE_PORT[$p]}/" "$host")"
   [[ -n "${COOKIE[$p]}" ]] || { echo "bench: $p issued no affinity cookie"; exit 1; }
 done
@@ -137,7 +153,7 @@ run_wrk() {
     cookie-new) port="${COOKIE_PORT[$p]}" ;;
     source-ip)  port="${IP_PORT[$p]}" ;;
   esac
-  if [[ "$p" == sticky ]]; then
+  if ours "$p"; then
     [[ "$scenario" == source-ip ]] && host=ip.bench || host=cookie.bench
   fi
   local ip=127.0.0.1
@@ -164,7 +180,7 @@ paired_ratio() {
 # The first seconds of a process's load cost more (Go's heap and pools growing,
 # goroutine stacks, connections to the backends): every proxy gets the same warm-up.
 for p in sticky $PEERS $FLOORS; do
-  host=x; [[ "$p" == sticky ]] && host=cookie.bench
+  host=x; ours "$p" && host=cookie.bench
   wrk -t"$THREADS" -c"$CONNS" -d2s -H "Host: $host" -H "Cookie: ${COOKIE[$p]:-none=1}" \
     "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
 done
@@ -195,7 +211,7 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
       pratio="$(paired_ratio "${P99[sticky]}" "${P99[$p]}" | awk '{ printf "%.2fx", $1 }')"
     fi
     case "$p" in
-      sticky) name=sticky-ingress ;; direct) name="direct (ceiling)" ;;
+      sticky) name=sticky-ingress ;; twin) name="twin (noise)" ;; direct) name="direct (ceiling)" ;;
       floor) name="Go floor" ;; evfloor) name="event-loop floor" ;; uringfloor) name="io_uring floor" ;;
       *) name="$p" ;;
     esac
@@ -205,6 +221,7 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
 done
 echo
 echo "us/peer: sticky-ingress req/s divided by the peer's in the same round, the median over rounds (>1: we are faster)."
+[[ " $PEERS " == *" twin "* ]] && echo "twin: sticky-ingress again (same build, flags, key), measured as a peer: its ratios are this run's noise, 1.00x would be none."
 echo "p99 ratio: our p99 divided by the peer's, the same way (<1: our tail is shorter)."
 echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
 echo "idle %: the share of the machine's time (both cores) that nothing ran during the run: wrk, the backends and the proxy all waited."

@@ -27,11 +27,19 @@ start_backends() {
 
 # start_sticky binary [flag...] -> STICKY_PID: sticky-ingress on the bench manifests,
 # HTTP on 18080 and HTTPS on 18443, with a cookie key of its own (made once per RUN).
-start_sticky() {
+start_sticky() { start_sticky_at 18000 "$@"; }
+
+# start_sticky_at base binary [flag...]: start_sticky on the ports base+80 (HTTP),
+# base+443 (HTTPS), base+98 (metrics) and base+99 (health), with the same cookie key:
+# a second one (bench.sh's twin) takes the first one's cookies.
+start_sticky_at() {
+  local base="$1"
+  shift
   [[ -s "$RUN/cookie-keys" ]] || head -c 32 /dev/urandom | base64 >"$RUN/cookie-keys"
   "$1" --manifests hack/bench --cookie-key-file "$RUN/cookie-keys" \
-    --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --health-addr 127.0.0.1:18099 --metrics-addr 127.0.0.1:18098 \
-    --zap-log-level error "${@:2}" >"$RUN/sticky.log" 2>&1 &
+    --http-addr "127.0.0.1:$((base + 80))" --https-addr "127.0.0.1:$((base + 443))" \
+    --health-addr "127.0.0.1:$((base + 99))" --metrics-addr "127.0.0.1:$((base + 98))" \
+    --zap-log-level error "${@:2}" >"$RUN/sticky-$base.log" 2>&1 &
   STICKY_PID=$!
   pids+=($STICKY_PID)
 }
