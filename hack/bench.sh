@@ -163,7 +163,9 @@ run_wrk() {
 
 # rotated round name... -> the names, starting one further along each round: every
 # proxy takes every place in the order, so none always runs first after a switch of
-# scenario (or right after another given one).
+# scenario. (Each still follows the same one whenever it is not first: sticky-ingress
+# follows Caddy, the heaviest. Measured, that costs nothing: after Caddy against after
+# nginx, sticky-ingress's req/s was 0.98-1.04x over 6 pairs.)
 rotated() {
   local round="$1"; shift
   local names=("$@") s=$(( (round - 1) % $# ))
