@@ -164,8 +164,9 @@ run_wrk() {
 # rotated round name... -> the names, starting one further along each round: every
 # proxy takes every place in the order, so none always runs first after a switch of
 # scenario. (Each still follows the same one whenever it is not first: sticky-ingress
-# follows Caddy, the heaviest. Measured, that costs nothing: after Caddy against after
-# nginx, sticky-ingress's req/s was 0.98-1.04x over 6 pairs.)
+# follows Caddy, the heaviest. Measured, that costs nothing seen: sticky-ingress's req/s
+# right after Caddy over right after nginx was 0.98-1.04x in 5 of 6 alternating pairs,
+# and 1.29x in the first, while the machine sped up.)
 rotated() {
   local round="$1"; shift
   local names=("$@") s=$(( (round - 1) % $# ))
