@@ -31,6 +31,9 @@
 # proxies measured this way differ, and so how much of a peer's ratio is to be
 # believed. BENCH_PEERS="nginx haproxy caddy" leaves it out.
 #
+# Every run of every round is also written, in the order run, to BENCH_ROUNDS_FILE
+# (bin/bench-rounds.tsv): the medians hide how the machine drifted within a round.
+#
 #   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,7 @@ CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
 WORKERS="${BENCH_WORKERS:-2}"
 PEERS="${BENCH_PEERS:-twin nginx haproxy caddy}"
+ROUNDS_FILE="${BENCH_ROUNDS_FILE:-bin/bench-rounds.tsv}"
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
 
@@ -189,6 +193,8 @@ for p in sticky $PEERS $FLOORS; do
 done
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores; sticky-ingress --workers $WORKERS"
+mkdir -p "$(dirname "$ROUNDS_FILE")"
+printf 'scenario\tround\tproxy\treq/s\tp50 ms\tp99 ms\tcpu µs\tuser µs\tidle %%\n' >"$ROUNDS_FILE"
 printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs" "idle %"
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   declare -A R=() P50=() P99=() CPU=() USR=() IDLE=()
@@ -197,6 +203,7 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
       [[ " $FLOORS direct " == *" $p "* && "$scenario" != cookie-hit ]] && continue
       read -r reqs p50 p99 errs cpu usr idle < <(run_wrk "$p" "$scenario")
       R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$p" "$reqs" "$p50" "$p99" "$cpu" "$usr" "$idle" >>"$ROUNDS_FILE"
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
@@ -232,3 +239,4 @@ echo "Go floor: hack/gofloor, which only copies heads between sockets (no header
 echo "event-loop floor: hack/evfloor, the same work on one epoll loop per core, as nginx and HAProxy do it."
 echo "io_uring floor: hack/uringfloor, that loop on io_uring, one system call a turn for all its reads and writes."
 echo "Pinned runs, the floors and the ceiling all load one backend, app-1: every proxy's cookie pins there."
+echo "Every run of every round, in the order run: $ROUNDS_FILE"
