@@ -11,11 +11,25 @@
 # loop, as nginx and HAProxy are built) as the event-loop floor, and hack/uringfloor
 # (that loop on io_uring: a system call per turn, not per read and write) as the
 # io_uring floor. Runs alternate
-# between proxies round by round, so a noisy machine skews every proxy alike, each
-# round starting with the next proxy; medians are reported, and each ratio to a peer
-# is the median of the rounds' own ratios (the two runs of a round are seconds apart,
-# while this virtual machine's speed drifts by a third within minutes). Every proxy
-# is warmed up first, with the same load. Each proxy's CPU time per request is
+# between proxies, and every peer's run is bracketed by two of sticky-ingress's:
+# a round is sticky, peer, sticky, peer, … sticky, the peers in the next order each
+# round. A peer's ratio in a round is its run against the geometric mean of the two
+# beside it, which cancels the machine's drift across those seconds as far as it is
+# steady (this virtual machine's speed drifts by a third within minutes, and two
+# identical proxies in adjacent runs still differ by 3% in req/s); the ratio shown
+# is the median over rounds. Short runs, many of them: measured with two identical
+# proxies, runs of 1 s and of 3 s differ alike from their neighbours in req/s, so
+# more rounds of shorter runs judge a ratio better; but each run opens its 64
+# connections afresh, and in runs of 1 s over HTTPS their handshakes, not the
+# steady state, set the tail. So six rounds of 2 s. A p99 is taken over every
+# request of the runs compared, pooled (benchstats.sh), as one stall of the machine
+# sets a short run's own p99. Medians are reported. Every proxy
+# is warmed up first, with the same load, and every run but sticky-ingress's is
+# preceded by BENCH_WARM of the same load, unmeasured: sticky-ingress runs every few
+# seconds and the peers once a round, and a proxy that has idled for a round serves
+# its next seconds worse (the twin's p99 came out 3-9% above ours without it). With
+# it a peer has just been loaded when measured, and sticky-ingress three seconds
+# before: if anything, that favours the peers. Each proxy's CPU time per request is
 # measured too, and the user-space part of it: where wrk, the backends and the proxy
 # share the machine, it is what decides throughput, and it drifts less than req/s;
 # the kernel's part (the same socket calls for every proxy) is the rest. So is the
@@ -26,7 +40,7 @@
 # nbthread 2 (hack/bench/); BENCH_WORKERS=1 measures the single process instead.
 #
 # The first peer, "twin", is sticky-ingress again: the same binary, flags and cookie
-# key on other ports, rotated and paired like every peer. Its ratios are the
+# key on other ports, bracketed like every peer. Its ratios are the
 # benchmark's own noise in that run (1.00x would be none): how far two identical
 # proxies measured this way differ, and so how much of a peer's ratio is to be
 # believed. BENCH_PEERS="nginx haproxy caddy" leaves it out.
@@ -34,19 +48,23 @@
 # Every run of every round is also written, in the order run, to BENCH_ROUNDS_FILE
 # (bin/bench-rounds.tsv): the medians hide how the machine drifted within a round.
 #
-#   BENCH_DURATION=3s BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
+#   BENCH_DURATION=2s BENCH_WARM=1s BENCH_ROUNDS=6 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION="${BENCH_DURATION:-3s}"
-ROUNDS="${BENCH_ROUNDS:-5}"
+DURATION="${BENCH_DURATION:-2s}"
+WARM="${BENCH_WARM:-1s}"
+ROUNDS="${BENCH_ROUNDS:-6}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-1}"
 WORKERS="${BENCH_WORKERS:-2}"
 PEERS="${BENCH_PEERS:-twin nginx haproxy caddy}"
 ROUNDS_FILE="${BENCH_ROUNDS_FILE:-bin/bench-rounds.tsv}"
+QUANTILES_FILE="$(dirname "$ROUNDS_FILE")/bench-quantiles.tsv"
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
+# shellcheck source=hack/benchstats.sh
+source hack/benchstats.sh
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -149,7 +167,7 @@ done
 # run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request
 # machine-idle-%"
 run_wrk() {
-  local p="$1" scenario="$2" port host=x args=()
+  local p="$1" scenario="$2" warm="${3:-}" port host=x args=()
   local scheme=http
   case "$scenario" in
     cookie-hit) port="${COOKIE_PORT[$p]}"; args=(-H "Cookie: ${COOKIE[$p]:-none=1}") ;;
@@ -162,26 +180,28 @@ run_wrk() {
   fi
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
-  measured_wrk "${PID[$p]:-}" -t"$THREADS" -c"$CONNS" -d"$DURATION" -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/"
+  if [[ -n "$warm" ]]; then
+    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/" >/dev/null 2>&1 || true
+    return
+  fi
+  measured_wrk "${PID[$p]:-}" -t"$THREADS" -c"$CONNS" -d"$DURATION" -s hack/bench/latency.lua \
+    -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/"
 }
 
 # rotated round name... -> the names, starting one further along each round: every
-# proxy takes every place in the order, so none always runs first after a switch of
-# scenario. (Each still follows the same one whenever it is not first: sticky-ingress
-# follows Caddy, the heaviest. Measured, that costs nothing seen: sticky-ingress's req/s
-# right after Caddy over right after nginx was 0.98-1.04x in 5 of 6 alternating pairs,
-# and 1.29x in the first, while the machine sped up.)
+# peer takes every place in the order, so none always runs first after a switch of
+# scenario, and none always follows the same peer's bracket.
 rotated() {
   local round="$1"; shift
   local names=("$@") s=$(( (round - 1) % $# ))
   echo "${names[@]:s}" "${names[@]:0:s}"
 }
 
-# paired_ratio "ours…" "theirs…" -> the median over rounds of ours/theirs, the lists
-# in round order.
-paired_ratio() {
-  paste <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) |
-    awk '$2 > 0 { print $1 / $2 }' | median
+# bracketed round peer... -> one round's runs: sticky-ingress before and after each peer.
+bracketed() {
+  local round="$1" p; shift
+  for p in $(rotated "$round" "$@"); do printf 'sticky %s ' "$p"; done
+  echo sticky
 }
 
 # The first seconds of a process's load cost more (Go's heap and pools growing,
@@ -192,18 +212,23 @@ for p in sticky $PEERS $FLOORS; do
     "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
 done
 
-echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS alternating rounds, medians shown; $(nproc) cores; sticky-ingress --workers $WORKERS"
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, each peer bracketed by sticky-ingress, medians shown; $(nproc) cores; sticky-ingress --workers $WORKERS"
 mkdir -p "$(dirname "$ROUNDS_FILE")"
-printf 'scenario\tround\tproxy\treq/s\tp50 ms\tp99 ms\tcpu µs\tuser µs\tidle %%\n' >"$ROUNDS_FILE"
+printf 'run\tscenario\tround\tproxy\treq/s\tp50 ms\tp99 ms\tcpu µs\tuser µs\tidle %%\n' >"$ROUNDS_FILE"
+printf 'run\tpercent\tµs\n' >"$QUANTILES_FILE"
 printf '\n%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' scenario proxy "req/s" "p50 ms" "p99 ms" "us/peer" "p99 ratio" "cpu µs" "user µs" "idle %"
+run=0
 for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
-  declare -A R=() P50=() P99=() CPU=() USR=() IDLE=()
+  declare -A R=() P50=() CPU=() USR=() IDLE=()
   for round in $(seq 1 "$ROUNDS"); do
-    for p in $(rotated "$round" sticky $PEERS) $FLOORS direct; do
+    for p in $(bracketed "$round" $PEERS) $FLOORS direct; do
       [[ " $FLOORS direct " == *" $p "* && "$scenario" != cookie-hit ]] && continue
+      [[ "$p" != sticky ]] && run_wrk "$p" "$scenario" warm
       read -r reqs p50 p99 errs cpu usr idle < <(run_wrk "$p" "$scenario")
-      R[$p]+="$reqs "; P50[$p]+="$p50 "; P99[$p]+="$p99 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$p" "$reqs" "$p50" "$p99" "$cpu" "$usr" "$idle" >>"$ROUNDS_FILE"
+      run=$((run + 1))
+      R[$p]+="$reqs "; P50[$p]+="$p50 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$scenario" "$round" "$p" "$reqs" "$p50" "$p99" "$cpu" "$usr" "$idle" >>"$ROUNDS_FILE"
+      awk -v run="$run" '$1 == "quantile" { print run "\t" $2 "\t" $3 }' "$RUN/wrk.out" >>"$QUANTILES_FILE"
       [[ "$errs" == errors ]] && echo "bench: $p $scenario round $round had errors: $(grep -E 'Non-2xx|Socket' "$RUN/wrk.out")" >&2
     done
   done
@@ -211,14 +236,14 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
     [[ -z "${R[$p]:-}" ]] && continue
     r="$(median_of "${R[$p]}")"
     p50="$(median_of "${P50[$p]}")"
-    p99="$(median_of "${P99[$p]}")"
+    p99="$(pooled_p99 $(runs_of "$scenario" "$p"))"
     cpu="$(median_of "${CPU[$p]}")"
     usr="$(median_of "${USR[$p]}")"
     idle="$(median_of "${IDLE[$p]}")"
     ratio="-"; pratio="-"
-    if [[ "$p" != sticky ]]; then
-      ratio="$(paired_ratio "${R[sticky]}" "${R[$p]}" | awk '{ printf "%.2fx", $1 }')"
-      pratio="$(paired_ratio "${P99[sticky]}" "${P99[$p]}" | awk '{ printf "%.2fx", $1 }')"
+    if [[ " $PEERS " == *" $p "* ]]; then
+      ratio="$(bracket_ratio "$scenario" "$p" "$COL_REQS" | awk '{ printf "%.2fx", $1 }')"
+      pratio="$(bracket_p99_ratio "$scenario" "$p" | awk '{ printf "%.2fx", $1 }')"
     fi
     case "$p" in
       sticky) name=sticky-ingress ;; twin) name="twin (noise)" ;; direct) name="direct (ceiling)" ;;
@@ -227,12 +252,12 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
     esac
     printf '%-14s %-17s %10s %9s %9s %10s %10s %8s %8s %7s\n' "$scenario" "$name" "$r" "$p50" "$p99" "$ratio" "$pratio" "$cpu" "$usr" "$idle"
   done
-  unset R P50 P99 CPU USR IDLE
+  unset R P50 CPU USR IDLE
 done
 echo
-echo "us/peer: sticky-ingress req/s divided by the peer's in the same round, the median over rounds (>1: we are faster)."
+echo "us/peer: sticky-ingress req/s in the runs just before and after the peer's (their geometric mean) divided by the peer's, the median over rounds (>1: we are faster)."
 [[ " $PEERS " == *" twin "* ]] && echo "twin: sticky-ingress again (same build, flags, key), measured as a peer: its ratios are this run's noise, 1.00x would be none."
-echo "p99 ratio: our p99 divided by the peer's, the same way (<1: our tail is shorter)."
+echo "p99: over every request of the proxy's runs in the scenario, pooled; p99 ratio: ours over the runs just before and after the peer's, pooled, divided by the peer's (<1: our tail is shorter)."
 echo "cpu µs: the proxy's CPU time (user and system, workers included) per request; user µs: its user-space part."
 echo "idle %: the share of the machine's time (both cores) that nothing ran during the run: wrk, the backends and the proxy all waited."
 echo "Go floor: hack/gofloor, which only copies heads between sockets (no headers added, no affinity), a goroutine per connection."
