@@ -22,7 +22,7 @@
 # more rounds of shorter runs judge a ratio better; but each run opens its 64
 # connections afresh, and in runs of 1 s over HTTPS their handshakes, not the
 # steady state, set the tail. So six rounds of 2 s. A p99 is taken over every
-# request of the runs compared, pooled (benchstats.sh), as one stall of the machine
+# request of the runs compared, pooled (hack/benchstats), as one stall of the machine
 # sets a short run's own p99. Medians are reported. Every proxy
 # is warmed up first, with the same load, and every run but sticky-ingress's is
 # preceded by BENCH_WARM of the same load, unmeasured: sticky-ingress runs every few
@@ -63,8 +63,8 @@ ROUNDS_FILE="${BENCH_ROUNDS_FILE:-bin/bench-rounds.tsv}"
 QUANTILES_FILE="$(dirname "$ROUNDS_FILE")/bench-quantiles.tsv"
 # shellcheck source=hack/benchlib.sh
 source hack/benchlib.sh
-# shellcheck source=hack/benchstats.sh
-source hack/benchstats.sh
+# shellcheck source=hack/benchstats/benchstats.sh
+source hack/benchstats/benchstats.sh
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
