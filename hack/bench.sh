@@ -27,9 +27,9 @@
 # is warmed up first, with the same load, and every run but sticky-ingress's is
 # preceded by BENCH_WARM of the same load, unmeasured: sticky-ingress runs every few
 # seconds and the peers once a round, and a proxy that has idled for a round serves
-# its next seconds worse (the twin's p99 came out 3-9% above ours without it). With
-# it a peer has just been loaded when measured, and sticky-ingress three seconds
-# before: if anything, that favours the peers. Each proxy's CPU time per request is
+# its next seconds worse (without it the twin's p99 came out 3-10% above ours). With
+# it a peer has just been loaded when its run starts, and sticky-ingress was last
+# loaded three seconds before its own: if anything, that favours the peers. Each proxy's CPU time per request is
 # measured too, and the user-space part of it: where wrk, the backends and the proxy
 # share the machine, it is what decides throughput, and it drifts less than req/s;
 # the kernel's part (the same socket calls for every proxy) is the rest. So is the
