@@ -23,13 +23,13 @@
 # connections afresh, and in runs of 1 s over HTTPS their handshakes, not the
 # steady state, set the tail. So six rounds of 2 s. A p99 is taken over every
 # request of the runs compared, pooled (hack/benchstats), as one stall of the machine
-# sets a short run's own p99. Medians are reported. Every proxy
-# is warmed up first, with the same load, and every run but sticky-ingress's is
-# preceded by BENCH_WARM of the same load, unmeasured: sticky-ingress runs every few
-# seconds and the peers once a round, and a proxy that has idled for a round serves
-# its next seconds worse (without it the twin's p99 came out 3-10% above ours). With
-# it a peer has just been loaded when its run starts, and sticky-ingress was last
-# loaded three seconds before its own: if anything, that favours the peers. Each proxy's CPU time per request is
+# sets a short run's own p99. Medians are reported. Every proxy is warmed up first,
+# with the same load, and every run but sticky-ingress's is preceded by BENCH_WARM of
+# the same load, unmeasured: sticky-ingress runs every few seconds and the peers once
+# a round, and a proxy that has idled for a round serves its next seconds worse
+# (without it the twin's p99 came out 3-10% above ours). With it a peer has just been
+# loaded when its run starts, and sticky-ingress was last loaded three seconds before
+# its own: if anything, that favours the peers. Each proxy's CPU time per request is
 # measured too, and the user-space part of it: where wrk, the backends and the proxy
 # share the machine, it is what decides throughput, and it drifts less than req/s;
 # the kernel's part (the same socket calls for every proxy) is the rest. So is the
@@ -47,6 +47,7 @@
 #
 # Every run of every round is also written, in the order run, to BENCH_ROUNDS_FILE
 # (bin/bench-rounds.tsv): the medians hide how the machine drifted within a round.
+# Each run's latency quantiles go to bench-quantiles.tsv beside it.
 #
 #   BENCH_DURATION=2s BENCH_WARM=1s BENCH_ROUNDS=6 BENCH_CONNECTIONS=64 BENCH_THREADS=1 BENCH_WORKERS=2 make bench
 set -euo pipefail
