@@ -166,7 +166,8 @@ for p in sticky $PEERS; do
 done
 
 # run_wrk proxy scenario -> "reqs p50ms p99ms errors cpu-us-per-request user-us-per-request
-# machine-idle-%"
+# machine-idle-%"; run_wrk proxy scenario duration: the same load for that long, as a
+# warm-up, unmeasured and silent.
 run_wrk() {
   local p="$1" scenario="$2" warm="${3:-}" port host=x args=()
   local scheme=http
@@ -182,7 +183,7 @@ run_wrk() {
   local ip=127.0.0.1
   [[ "$p" == direct ]] && ip=127.0.0.21 # the ceiling: one backend, no proxy
   if [[ -n "$warm" ]]; then
-    wrk -t"$THREADS" -c"$CONNS" -d"$WARM" -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/" >/dev/null 2>&1 || true
+    wrk -t"$THREADS" -c"$CONNS" -d"$warm" -H "Host: $host" "${args[@]}" "$scheme://$ip:$port/" >/dev/null 2>&1 || true
     return
   fi
   measured_wrk "${PID[$p]:-}" -t"$THREADS" -c"$CONNS" -d"$DURATION" -s hack/bench/latency.lua \
@@ -207,11 +208,7 @@ bracketed() {
 
 # The first seconds of a process's load cost more (Go's heap and pools growing,
 # goroutine stacks, connections to the backends): every proxy gets the same warm-up.
-for p in sticky $PEERS $FLOORS; do
-  host=x; ours "$p" && host=cookie.bench
-  wrk -t"$THREADS" -c"$CONNS" -d2s -H "Host: $host" -H "Cookie: ${COOKIE[$p]:-none=1}" \
-    "http://127.0.0.1:${COOKIE_PORT[$p]}/" >/dev/null 2>&1 || true
-done
+for p in sticky $PEERS $FLOORS; do run_wrk "$p" cookie-hit 2s; done
 
 echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, each peer bracketed by sticky-ingress, medians shown; $(nproc) cores; sticky-ingress --workers $WORKERS"
 mkdir -p "$(dirname "$ROUNDS_FILE")"
@@ -224,7 +221,7 @@ for scenario in cookie-hit cookie-new cookie-hit-tls source-ip; do
   for round in $(seq 1 "$ROUNDS"); do
     for p in $(bracketed "$round" $PEERS) $FLOORS direct; do
       [[ " $FLOORS direct " == *" $p "* && "$scenario" != cookie-hit ]] && continue
-      [[ "$p" != sticky ]] && run_wrk "$p" "$scenario" warm
+      [[ "$p" != sticky ]] && run_wrk "$p" "$scenario" "$WARM"
       read -r reqs p50 p99 errs cpu usr idle < <(run_wrk "$p" "$scenario")
       run=$((run + 1))
       R[$p]+="$reqs "; P50[$p]+="$p50 "; CPU[$p]+="$cpu "; USR[$p]+="$usr "; IDLE[$p]+="$idle "

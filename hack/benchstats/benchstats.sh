@@ -4,9 +4,8 @@
 # req/s, p50 ms, p99 ms, cpu µs, user µs, idle %. QUANTILES_FILE has a line per
 # quantile of each run (hack/bench/latency.lua): run, percent, µs.
 
-# Columns of ROUNDS_FILE.
+# The req/s column of ROUNDS_FILE.
 COL_REQS=5
-COL_P99=7
 
 # brackets scenario peer -> "before peer after" per run of the peer in the scenario:
 # its run number and those of sticky-ingress's runs just before and just after it.
@@ -56,8 +55,9 @@ pooled_p99() {
 # bracket_p99_ratio scenario peer -> sticky-ingress's p99 over its runs just beside the
 # peer's, divided by the peer's p99 over its runs, both pooled.
 bracket_p99_ratio() {
-  local ours theirs
-  ours="$(pooled_p99 $(brackets "$1" "$2" | awk '{ print $1; print $3 }' | sort -un))"
-  theirs="$(pooled_p99 $(brackets "$1" "$2" | awk '{ print $2 }'))"
+  local runs ours theirs
+  runs="$(brackets "$1" "$2")"
+  ours="$(pooled_p99 $(awk '{ print $1; print $3 }' <<<"$runs" | sort -un))"
+  theirs="$(pooled_p99 $(awk '{ print $2 }' <<<"$runs"))"
   awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) print a / b }'
 }
